@@ -1,0 +1,94 @@
+// What one churn run measured: counts, failures by step and errno name,
+// latency, and the ports the run used.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace twbench {
+
+// The step of a connection's life at which a failure happened.
+enum class Step { kConnect, kAccept, kRead, kWrite, kBind, kListen };
+inline constexpr int kStepCount = 6;
+const char* ToString(Step step);
+
+// Failures counted by step and by errno name ("EADDRINUSE", "ETIMEDOUT", ...).
+class ErrorCounts {
+ public:
+  // `uv_err` is a libuv error code (negative errno, or UV_EOF).
+  void Add(Step step, int uv_err, std::uint64_t n = 1);
+  void AddNamed(Step step, const std::string& name, std::uint64_t n = 1);
+  void Merge(const ErrorCounts& other);
+
+  std::uint64_t Total() const;
+  std::uint64_t AtStep(Step step) const;
+  std::uint64_t ByName(const std::string& name) const;  // over all steps
+  std::uint64_t At(Step step, const std::string& name) const;
+  // Every (step, name) -> count, in a stable order.
+  const std::array<std::map<std::string, std::uint64_t>, kStepCount>& table()
+      const {
+    return by_step_;
+  }
+  // "connect:ECONNREFUSED=3 read:ETIMEDOUT=1", or "" when there are none.
+  std::string Summary() const;
+
+ private:
+  std::array<std::map<std::string, std::uint64_t>, kStepCount> by_step_;
+};
+
+// Log-linear histogram of durations in nanoseconds: 32 linear sub-buckets per
+// power of two, so a percentile is within ~3% of the true value; the max is
+// exact. No HDR histogram library is packaged by Debian for C/C++.
+class LatencyHistogram {
+ public:
+  LatencyHistogram();
+  void Record(std::uint64_t ns);
+  void Merge(const LatencyHistogram& other);
+  std::uint64_t count() const { return count_; }
+  std::uint64_t max_ns() const { return max_; }
+  std::uint64_t min_ns() const { return count_ ? min_ : 0; }
+  double mean_ns() const { return count_ ? double(sum_) / double(count_) : 0; }
+  // q in [0, 1]; 0 when empty.
+  std::uint64_t Percentile(double q) const;
+
+ private:
+  std::vector<std::uint64_t> buckets_;
+  std::uint64_t count_ = 0;
+  std::uint64_t sum_ = 0;
+  std::uint64_t min_ = ~0ull;
+  std::uint64_t max_ = 0;
+};
+
+// Result of binding a fresh socket to the listener's address right after the
+// listener closed.
+struct RebindResult {
+  bool attempted = false;
+  bool bound = false;  // bind() and listen() both succeeded
+  Step failed_step = Step::kBind;
+  int error = 0;  // libuv error code of the failure, 0 when bound
+};
+
+struct ChurnStats {
+  std::uint64_t attempted = 0;  // connections the client started
+  std::uint64_t completed = 0;  // connections that ended as the closer meant
+  std::uint64_t accepted = 0;   // connections the server accepted
+  // closer=rst: connections the client saw end with ECONNRESET (expected,
+  // counted in `completed`, not in `errors`).
+  std::uint64_t resets = 0;
+  // Connections still in flight when the run's time limit struck.
+  std::uint64_t unfinished = 0;
+  double seconds = 0;  // wall time of the churn, first connect to last close
+  bool hit_time_limit = false;
+  ErrorCounts errors;
+  LatencyHistogram latency;  // connect start to close, completed only
+  std::uint16_t server_port = 0;
+  std::uint64_t client_ports_distinct = 0;  // distinct local ports the client used
+  RebindResult rebind;
+  // Non-empty when the run could not go on (e.g. the listener setup failed).
+  std::string fatal;
+};
+
+}  // namespace twbench

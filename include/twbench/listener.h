@@ -1,0 +1,44 @@
+// Listener sockets made by the harness itself (socket -> setsockopt -> bind ->
+// listen), because uv_tcp_bind turns SO_REUSEADDR on for every socket.
+#pragma once
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <cstdint>
+
+#include "twbench/churn_stats.h"
+#include "twbench/scenario.h"
+#include "twbench/unique_fd.h"
+
+namespace twbench {
+
+struct ListenerOptions {
+  Family family = Family::kIPv4;
+  std::uint16_t port = 0;  // 0: the kernel picks
+  bool reuseaddr = false;
+  bool reuseport = false;
+  int backlog = 4096;
+  bool listen = true;  // false: stop after bind
+};
+
+struct ListenerResult {
+  UniqueFd fd;             // valid on success
+  Step failed_step = Step::kBind;  // kBind (socket/setsockopt/bind) or kListen
+  int error = 0;           // libuv error code (negative errno); 0 on success
+  std::uint16_t port = 0;  // the port bound (read back with getsockname)
+};
+
+// The loopback address of the family (127.0.0.1 or ::1) with `port`.
+sockaddr_storage LoopbackAddress(Family family, std::uint16_t port);
+socklen_t AddressLength(Family family);
+
+// Makes a non-blocking, close-on-exec listening socket. Never throws; the
+// errno of the failing call is in `error`.
+ListenerResult MakeListener(const ListenerOptions& options);
+
+// Reads an int socket option back from a live socket (-1 with errno set when
+// getsockopt fails).
+int GetIntSockopt(int fd, int level, int name);
+
+}  // namespace twbench

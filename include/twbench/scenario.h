@@ -1,0 +1,65 @@
+// The settings of one churn run: a plain struct with defaults, plus the
+// spelling of each enum as it appears in benchmark names and CSV columns.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace twbench {
+
+// Who ends the connection first, and how. The side that closes first holds
+// the TIME_WAIT socket (tcp(7)); an abortive close sends RST and leaves none.
+enum class Closer {
+  kClient,  // the client closes first: TIME_WAIT on the client's ports
+  kServer,  // the server closes first: TIME_WAIT on the server's port
+  kRst,     // the server aborts (SO_LINGER {1,0}): RST, no TIME_WAIT
+};
+
+enum class Family { kIPv4, kIPv6 };
+
+struct Scenario {
+  // Socket options of the listener (set before bind, read back by tests).
+  bool reuseaddr = false;  // SO_REUSEADDR
+  bool reuseport = false;  // SO_REUSEPORT
+  Closer closer = Closer::kServer;
+  int concurrency = 1;  // client connections in flight, 1..kMaxConcurrency
+  // 0: connect and close. N > 0: the client sends N bytes, the server echoes
+  // them, then the closer closes.
+  std::uint64_t payload = 0;
+  Family family = Family::kIPv4;  // 127.0.0.1 or ::1
+  std::uint16_t port = 0;         // listener port; 0 lets the kernel pick
+  int backlog = 4096;             // listen(2) backlog (capped by somaxconn)
+
+  // Budget: the run ends after `connections` attempts or `time_limit_s`
+  // seconds, whichever comes first.
+  std::uint64_t connections = 10000;
+  double time_limit_s = 30.0;
+  // Deadline of one connection, from connect start to its end.
+  double connection_timeout_s = 5.0;
+
+  // false: the server listens but never accepts (a stalled server).
+  bool server_accepts = true;
+  // After the churn, close the listener and at once bind a new socket with the
+  // same options to the same address and port ("restart the server").
+  bool rebind_after = true;
+};
+
+inline constexpr int kMaxConcurrency = 10000;
+inline constexpr std::uint64_t kMaxPayload = 64ull << 20;  // 64 MiB
+
+std::string_view ToString(Closer closer);
+std::string_view ToString(Family family);
+std::optional<Closer> ParseCloser(std::string_view text);
+std::optional<Family> ParseFamily(std::string_view text);
+
+// Why the scenario cannot run (empty when it can): names the setting and
+// what it accepts.
+std::string Validate(const Scenario& scenario);
+
+// "reuseaddr:0/reuseport:0/closer:server/conc:64/payload:0/family:ipv4":
+// the settings as they stand in a benchmark's name.
+std::string SettingsName(const Scenario& scenario);
+
+}  // namespace twbench

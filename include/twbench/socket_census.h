@@ -1,0 +1,58 @@
+// Counts TCP sockets by state through the kernel's socket-diagnostics netlink
+// interface (NETLINK_SOCK_DIAG, inet_diag_req_v2): the kernel filters by state
+// bitmask and by port (inet_diag bytecode), both address families.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+
+namespace twbench {
+
+// TCP states as numbered by the kernel (include/net/tcp_states.h).
+enum class TcpState : int {
+  kEstablished = 1,
+  kSynSent = 2,
+  kSynRecv = 3,
+  kFinWait1 = 4,
+  kFinWait2 = 5,
+  kTimeWait = 6,
+  kClose = 7,
+  kCloseWait = 8,
+  kLastAck = 9,
+  kListen = 10,
+  kClosing = 11,
+  kNewSynRecv = 12,
+};
+inline constexpr int kTcpStateMax = 12;
+const char* ToString(TcpState state);  // "TIME_WAIT", "ESTABLISHED", ...
+
+struct TcpStateCounts {
+  std::array<std::uint64_t, kTcpStateMax + 1> by_state{};  // index = TcpState
+  std::uint64_t operator[](TcpState s) const {
+    return by_state[static_cast<int>(s)];
+  }
+  std::uint64_t time_wait() const { return (*this)[TcpState::kTimeWait]; }
+  std::uint64_t total() const;
+};
+
+struct CensusQuery {
+  // Bit (1 << TcpState) per state to count; the kernel filters. Default: all.
+  std::uint32_t states = ~0u;
+  // Both set: a socket must match both. Neither: every TCP socket.
+  std::optional<std::uint16_t> local_port;   // sport == port
+  std::optional<std::uint16_t> remote_port;  // dport == port
+  bool ipv4 = true;
+  bool ipv6 = true;
+};
+
+inline constexpr std::uint32_t StateBit(TcpState s) {
+  return 1u << static_cast<int>(s);
+}
+
+// Counts the matching sockets of the caller's network namespace. Throws
+// std::system_error naming the failing call when the dump fails (socket,
+// send, recv, NLMSG_ERROR, truncated dump).
+TcpStateCounts CountTcpSockets(const CensusQuery& query);
+
+}  // namespace twbench
