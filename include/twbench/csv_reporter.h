@@ -10,6 +10,7 @@
 #include <memory>
 #include <ostream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "twbench/run_context.h"
@@ -20,18 +21,30 @@ namespace twbench {
 // The counters every churn benchmark reports, in column order.
 const std::vector<std::string>& CounterColumns();
 
-// Every column of the CSV, in order: identity, settings, counters, context.
+// Every column of the CSV, in order: identity, settings, counters,
+// real_time_s, context. results/README.md documents each.
 std::vector<std::string> CsvColumns();
 
-// Finds the scenario of a benchmark by its registered name (the part of the
-// run name before "/iterations:..."); nullptr when unknown.
+// One CSV field per RFC 4180: quoted when it holds a comma, a quote, CR or
+// LF, with quotes doubled; as is otherwise.
+std::string CsvField(std::string_view text);
+
+// A number as a CSV cell: integral values without decimals ("10000"), others
+// in the shortest form that reads back to the same double ("0.25", "1e-05");
+// "nan", "inf", "-inf" for the non-finite.
+std::string CsvNumber(double value);
+
+// Finds the scenario of a benchmark by its registered name
+// (run.run_name.function_name: the run name without "/iterations:...",
+// "/repeats:...", "/real_time"); nullptr when unknown.
 using ScenarioLookup = std::function<const Scenario*(const std::string&)>;
 
 class CsvWriter {
  public:
   CsvWriter(std::ostream& out, RunContext context, ScenarioLookup lookup);
   void WriteHeader();
-  // Writes one row and flushes, so a row measured is a row kept.
+  // Writes one row and flushes, so a row measured is a row kept. Writes
+  // nothing for complexity rows (BigO, RMS): they are fits, not runs.
   void WriteRow(const benchmark::BenchmarkReporter::Run& run);
 
  private:
@@ -44,7 +57,9 @@ class CsvWriter {
 // every run as a CSV row, so JSON stays available through --benchmark_out.
 class TeeCsvReporter : public benchmark::BenchmarkReporter {
  public:
+  // Borrows both; they must outlive the reporter.
   TeeCsvReporter(benchmark::BenchmarkReporter* display, CsvWriter* csv);
+  // Writes the CSV header on the first call only.
   bool ReportContext(const Context& context) override;
   void ReportRuns(const std::vector<Run>& runs) override;
   void Finalize() override;
@@ -52,6 +67,7 @@ class TeeCsvReporter : public benchmark::BenchmarkReporter {
  private:
   benchmark::BenchmarkReporter* display_;
   CsvWriter* csv_;
+  bool header_written_ = false;
 };
 
 }  // namespace twbench

@@ -1,0 +1,209 @@
+#include "twbench/csv_reporter.h"
+
+#include <charconv>
+#include <cmath>
+#include <cstdint>
+#include <utility>
+
+namespace twbench {
+namespace {
+
+using Run = benchmark::BenchmarkReporter::Run;
+
+const std::vector<std::string>& IdentityColumns() {
+  static const std::vector<std::string> columns = {
+      "name",        "run_type", "aggregate", "repetition",
+      "repetitions", "error",    "label"};
+  return columns;
+}
+
+const std::vector<std::string>& SettingsColumns() {
+  static const std::vector<std::string> columns = {
+      "reuseaddr",          "reuseport",   "closer",
+      "concurrency",        "payload",     "family",
+      "budget_connections", "time_limit_s"};
+  return columns;
+}
+
+const std::vector<std::string>& ContextColumns() {
+  static const std::vector<std::string> columns = {
+      "kernel", "libuv_version", "git_commit", "host", "utc", "isolated"};
+  return columns;
+}
+
+std::string Integer(std::int64_t value) { return std::to_string(value); }
+
+std::string Flag(bool value) { return value ? "1" : "0"; }
+
+void AppendIdentity(const Run& run, std::vector<std::string>& cells) {
+  const bool aggregate = run.run_type == Run::RT_Aggregate;
+  cells.push_back(run.run_name.str());
+  cells.push_back(aggregate ? "aggregate" : "iteration");
+  cells.push_back(aggregate ? run.aggregate_name : "");
+  cells.push_back(aggregate || run.repetition_index == Run::no_repetition_index
+                      ? ""
+                      : Integer(run.repetition_index));
+  cells.push_back(Integer(run.repetitions));
+  cells.push_back(run.error_occurred ? run.error_message : "");
+  cells.push_back(run.report_label);
+}
+
+void AppendSettings(const Scenario* scenario, std::vector<std::string>& cells) {
+  if (scenario == nullptr) {
+    cells.insert(cells.end(), SettingsColumns().size(), "");
+    return;
+  }
+  cells.push_back(Flag(scenario->reuseaddr));
+  cells.push_back(Flag(scenario->reuseport));
+  cells.emplace_back(ToString(scenario->closer));
+  cells.push_back(Integer(scenario->concurrency));
+  cells.push_back(std::to_string(scenario->payload));
+  cells.emplace_back(ToString(scenario->family));
+  cells.push_back(std::to_string(scenario->connections));
+  cells.push_back(CsvNumber(scenario->time_limit_s));
+}
+
+// Seconds per iteration, as GB's GetAdjustedRealTime computes it but without
+// the display unit. Aggregates hold the statistic in real_accumulated_time,
+// already scaled so that dividing by iterations gives per-iteration time;
+// a percentage statistic (cv) is a plain ratio and must not be divided.
+std::string RealTimeSeconds(const Run& run) {
+  // The run stopped early; its time measures nothing the row claims.
+  if (run.error_occurred) return "";
+  if (run.run_type == Run::RT_Aggregate &&
+      run.aggregate_unit == benchmark::kPercentage) {
+    return CsvNumber(run.real_accumulated_time);
+  }
+  if (run.iterations == 0) return CsvNumber(run.real_accumulated_time);
+  return CsvNumber(run.real_accumulated_time /
+                   static_cast<double>(run.iterations));
+}
+
+void AppendContext(const RunContext& context, std::vector<std::string>& cells) {
+  cells.push_back(context.kernel);
+  cells.push_back(context.libuv_version);
+  cells.push_back(context.git_commit);
+  cells.push_back(context.host);
+  cells.push_back(context.utc);
+  // Runs share the host network namespace until namespaces land, so counts
+  // may include other traffic on the same ports.
+  cells.emplace_back("0");
+}
+
+void WriteLine(std::ostream& out, const std::vector<std::string>& cells) {
+  for (std::size_t i = 0; i < cells.size(); ++i) {
+    if (i != 0) out << ',';
+    out << CsvField(cells[i]);
+  }
+  out << '\n';
+}
+
+}  // namespace
+
+const std::vector<std::string>& CounterColumns() {
+  static const std::vector<std::string> columns = {
+      "connections",      "attempted",        "accepted",
+      "seconds",          "conn_per_s",       "time_wait",
+      "time_wait_server", "time_wait_client", "time_wait_per_conn",
+      "rebind_ok",        "bind_failures",    "eaddrinuse",
+      "eaddrnotavail",    "econnrefused",     "econnreset",
+      "etimedout",        "emfile",           "connect_errors",
+      "accept_errors",    "read_errors",      "write_errors",
+      "errors_total",     "resets",           "unfinished",
+      "lat_p50_us",       "lat_p90_us",       "lat_p99_us",
+      "lat_max_us",       "server_port",      "client_ports"};
+  return columns;
+}
+
+std::vector<std::string> CsvColumns() {
+  std::vector<std::string> columns;
+  for (const auto* part :
+       {&IdentityColumns(), &SettingsColumns(), &CounterColumns()}) {
+    columns.insert(columns.end(), part->begin(), part->end());
+  }
+  columns.emplace_back("real_time_s");
+  columns.insert(columns.end(), ContextColumns().begin(),
+                 ContextColumns().end());
+  return columns;
+}
+
+std::string CsvField(std::string_view text) {
+  if (text.find_first_of(",\"\r\n") == std::string_view::npos) {
+    return std::string(text);
+  }
+  std::string quoted = "\"";
+  for (char c : text) {
+    if (c == '"') quoted += '"';
+    quoted += c;
+  }
+  quoted += '"';
+  return quoted;
+}
+
+std::string CsvNumber(double value) {
+  if (std::isnan(value)) return "nan";
+  if (std::isinf(value)) return value > 0 ? "inf" : "-inf";
+  // 2^63: beyond it the cast to int64 is undefined; such values print fine
+  // in the shortest form below.
+  constexpr double kInt64Limit = 9223372036854775808.0;
+  if (std::trunc(value) == value && std::fabs(value) < kInt64Limit) {
+    return std::to_string(static_cast<std::int64_t>(value));
+  }
+  char buffer[64];
+  char* const end = buffer + sizeof(buffer);
+  // Fixed notation reads best for rates and latencies; tiny and huge values
+  // would need long runs of zeros, so they take the shortest form (1e-05).
+  const double magnitude = std::fabs(value);
+  const std::to_chars_result result =
+      magnitude >= 1e-4 && magnitude < 1e16
+          ? std::to_chars(buffer, end, value, std::chars_format::fixed)
+          : std::to_chars(buffer, end, value);
+  return std::string(buffer, result.ptr);
+}
+
+CsvWriter::CsvWriter(std::ostream& out, RunContext context,
+                     ScenarioLookup lookup)
+    : out_(out), context_(std::move(context)), lookup_(std::move(lookup)) {}
+
+void CsvWriter::WriteHeader() {
+  WriteLine(out_, CsvColumns());
+  out_.flush();
+}
+
+void CsvWriter::WriteRow(const Run& run) {
+  if (run.report_big_o || run.report_rms) return;
+  std::vector<std::string> cells;
+  AppendIdentity(run, cells);
+  const Scenario* scenario =
+      lookup_ ? lookup_(run.run_name.function_name) : nullptr;
+  AppendSettings(scenario, cells);
+  for (const std::string& name : CounterColumns()) {
+    const auto it = run.counters.find(name);
+    cells.push_back(it == run.counters.end() ? "" : CsvNumber(it->second));
+  }
+  cells.push_back(RealTimeSeconds(run));
+  AppendContext(context_, cells);
+  WriteLine(out_, cells);
+  out_.flush();
+}
+
+TeeCsvReporter::TeeCsvReporter(benchmark::BenchmarkReporter* display,
+                               CsvWriter* csv)
+    : display_(display), csv_(csv) {}
+
+bool TeeCsvReporter::ReportContext(const Context& context) {
+  if (!header_written_) {
+    csv_->WriteHeader();
+    header_written_ = true;
+  }
+  return display_->ReportContext(context);
+}
+
+void TeeCsvReporter::ReportRuns(const std::vector<Run>& runs) {
+  display_->ReportRuns(runs);
+  for (const Run& run : runs) csv_->WriteRow(run);
+}
+
+void TeeCsvReporter::Finalize() { display_->Finalize(); }
+
+}  // namespace twbench

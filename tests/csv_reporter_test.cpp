@@ -1,0 +1,363 @@
+#include "twbench/csv_reporter.h"
+
+#include <benchmark/benchmark.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdlib>
+#include <limits>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace twbench {
+namespace {
+
+// Not "Run": a fixture would see testing::Test::Run instead.
+using BenchRun = benchmark::BenchmarkReporter::Run;
+
+// The header, spelled out: a change of column order must show up here.
+constexpr const char* kHeader =
+    "name,run_type,aggregate,repetition,repetitions,error,label,"
+    "reuseaddr,reuseport,closer,concurrency,payload,family,"
+    "budget_connections,time_limit_s,"
+    "connections,attempted,accepted,seconds,conn_per_s,time_wait,"
+    "time_wait_server,time_wait_client,time_wait_per_conn,rebind_ok,"
+    "bind_failures,eaddrinuse,eaddrnotavail,econnrefused,econnreset,"
+    "etimedout,emfile,connect_errors,accept_errors,read_errors,write_errors,"
+    "errors_total,resets,unfinished,lat_p50_us,lat_p90_us,lat_p99_us,"
+    "lat_max_us,server_port,client_ports,"
+    "real_time_s,"
+    "kernel,libuv_version,git_commit,host,utc,isolated";
+
+constexpr const char* kContextCells =
+    "6.18.0-test,1.44.2,abc123def456,box,2026-11-23T19:22:21Z,0";
+
+constexpr const char* kScenarioName = "BM_Churn/reuseaddr:1/closer:client";
+
+RunContext TestContext() {
+  RunContext context;
+  context.kernel = "6.18.0-test";
+  context.libuv_version = "1.44.2";
+  context.git_commit = "abc123def456";
+  context.host = "box";
+  context.utc = "2026-11-23T19:22:21Z";
+  return context;
+}
+
+Scenario TestScenario() {
+  Scenario scenario;
+  scenario.reuseaddr = true;
+  scenario.reuseport = false;
+  scenario.closer = Closer::kClient;
+  scenario.concurrency = 64;
+  scenario.payload = 128;
+  scenario.family = Family::kIPv6;
+  scenario.connections = 10000;
+  scenario.time_limit_s = 2.5;
+  return scenario;
+}
+
+std::vector<std::string> Lines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+class CsvWriterTest : public ::testing::Test {
+ protected:
+  CsvWriterTest()
+      : scenarios_{{kScenarioName, TestScenario()}},
+        writer_(out_, TestContext(), [this](const std::string& name) {
+          ++lookups_;
+          const auto it = scenarios_.find(name);
+          return it == scenarios_.end() ? nullptr : &it->second;
+        }) {}
+
+  static BenchRun IterationRun() {
+    BenchRun run;
+    run.run_name.function_name = kScenarioName;
+    run.run_name.time_type = "real_time";
+    run.run_type = BenchRun::RT_Iteration;
+    run.repetition_index = 1;
+    run.repetitions = 3;
+    run.iterations = 1;
+    run.real_accumulated_time = 1.25;
+    const std::vector<double> values = {
+        10000, 10000, 9999, 1.25, 8000, 10000, 0,     10000,  1,     1,
+        0,     0,     0,    0,    0,    0,     0,     0,      0,     0,
+        0,     0,     0,    0,    45.5, 80.25, 0.125, 1000.0, 40000, 10000};
+    for (std::size_t i = 0; i < values.size(); ++i) {
+      run.counters[CounterColumns()[i]] = values[i];
+    }
+    // Counters outside the column set are not columns.
+    run.counters["not_a_column"] = 42;
+    return run;
+  }
+
+  std::ostringstream out_;
+  std::map<std::string, Scenario> scenarios_;
+  int lookups_ = 0;
+  CsvWriter writer_;
+};
+
+TEST(CsvColumnsTest, HeaderOrderIsFixed) {
+  std::string joined;
+  for (const std::string& column : CsvColumns()) {
+    joined += (joined.empty() ? "" : ",") + column;
+  }
+  EXPECT_EQ(joined, kHeader);
+  EXPECT_EQ(CounterColumns().size(), 30u);
+}
+
+TEST(CsvFieldTest, QuotesOnlyWhenNeeded) {
+  EXPECT_EQ(CsvField(""), "");
+  EXPECT_EQ(CsvField("plain text"), "plain text");
+  EXPECT_EQ(CsvField("a,b"), "\"a,b\"");
+  EXPECT_EQ(CsvField("say \"hi\""), "\"say \"\"hi\"\"\"");
+  EXPECT_EQ(CsvField("line\nbreak"), "\"line\nbreak\"");
+  EXPECT_EQ(CsvField("carriage\rreturn"), "\"carriage\rreturn\"");
+  EXPECT_EQ(CsvField("\""), "\"\"\"\"");
+}
+
+TEST(CsvNumberTest, IntegralValuesHaveNoDecimals) {
+  EXPECT_EQ(CsvNumber(0), "0");
+  EXPECT_EQ(CsvNumber(-0.0), "0");
+  EXPECT_EQ(CsvNumber(10000), "10000");
+  EXPECT_EQ(CsvNumber(100000), "100000");
+  EXPECT_EQ(CsvNumber(-3), "-3");
+  EXPECT_EQ(CsvNumber(9007199254740992.0), "9007199254740992");
+}
+
+TEST(CsvNumberTest, FractionsAreShortestRoundTrip) {
+  EXPECT_EQ(CsvNumber(0.25), "0.25");
+  EXPECT_EQ(CsvNumber(8123.456), "8123.456");
+  EXPECT_EQ(CsvNumber(0.1 + 0.2), "0.30000000000000004");
+  EXPECT_EQ(CsvNumber(1e-5), "1e-05");
+  EXPECT_EQ(CsvNumber(1e20), "1e+20");
+  EXPECT_EQ(CsvNumber(1.5e300), "1.5e+300");
+  EXPECT_EQ(CsvNumber(1e-300), "1e-300");
+  for (double value : {1.0 / 3.0, 2.0 / 3.0 * 1e6, 123.456e-7, 6.02214076e23}) {
+    EXPECT_EQ(std::strtod(CsvNumber(value).c_str(), nullptr), value)
+        << CsvNumber(value);
+  }
+}
+
+TEST(CsvNumberTest, NonFiniteValuesAreSpelledOut) {
+  EXPECT_EQ(CsvNumber(std::numeric_limits<double>::quiet_NaN()), "nan");
+  EXPECT_EQ(CsvNumber(-std::numeric_limits<double>::quiet_NaN()), "nan");
+  EXPECT_EQ(CsvNumber(std::numeric_limits<double>::infinity()), "inf");
+  EXPECT_EQ(CsvNumber(-std::numeric_limits<double>::infinity()), "-inf");
+}
+
+TEST_F(CsvWriterTest, WritesHeader) {
+  writer_.WriteHeader();
+  EXPECT_EQ(out_.str(), std::string(kHeader) + "\n");
+}
+
+TEST_F(CsvWriterTest, IterationRowCarriesSettingsCountersAndContext) {
+  writer_.WriteRow(IterationRun());
+  EXPECT_EQ(lookups_, 1);
+  EXPECT_EQ(out_.str(),
+            std::string("BM_Churn/reuseaddr:1/closer:client/real_time,"
+                        "iteration,,1,3,,,"
+                        "1,0,client,64,128,ipv6,10000,2.5,"
+                        "10000,10000,9999,1.25,8000,10000,0,10000,1,1,"
+                        "0,0,0,0,0,0,0,0,0,0,0,0,0,0,"
+                        "45.5,80.25,0.125,1000,40000,10000,"
+                        "1.25,") +
+                kContextCells + "\n");
+}
+
+TEST_F(CsvWriterTest, RealTimeIsPerIteration) {
+  BenchRun run = IterationRun();
+  run.iterations = 4;
+  run.real_accumulated_time = 1.0;
+  writer_.WriteRow(run);
+  const std::string row = out_.str();
+  EXPECT_NE(row.find(",10000,0.25,6.18.0-test,"), std::string::npos) << row;
+}
+
+TEST_F(CsvWriterTest, ErroredRunHasEmptyCountersAndQuotedFields) {
+  BenchRun run;
+  run.run_name.function_name = "BM_Churn/odd,\"name\"";
+  run.run_type = BenchRun::RT_Iteration;
+  run.repetition_index = 0;
+  run.repetitions = 1;
+  run.error_occurred = true;
+  run.error_message = "listen: \"EADDRINUSE\", port 80";
+  run.report_label = "two\nlines";
+  writer_.WriteRow(run);
+  EXPECT_EQ(out_.str(),
+            std::string("\"BM_Churn/odd,\"\"name\"\"\",iteration,,0,1,"
+                        "\"listen: \"\"EADDRINUSE\"\", port 80\","
+                        "\"two\nlines\",") +
+                std::string(8, ',') +   // settings: scenario unknown
+                std::string(30, ',') +  // counters: none on an error
+                "," +                   // real_time_s: none on an error
+                kContextCells + "\n");
+}
+
+TEST_F(CsvWriterTest, LookupMissLeavesSettingsEmptyButKeepsCounters) {
+  BenchRun run = IterationRun();
+  run.run_name.function_name = "BM_Unknown";
+  run.run_name.time_type = "";
+  run.counters.clear();
+  run.counters["connections"] = 5;
+  run.counters["client_ports"] = 5;
+  writer_.WriteRow(run);
+  EXPECT_EQ(out_.str(), std::string("BM_Unknown,iteration,,1,3,,,") +
+                            std::string(8, ',') + "5" + std::string(29, ',') +
+                            "5,1.25," + kContextCells + "\n");
+}
+
+TEST_F(CsvWriterTest, AggregateRowsHaveNoRepetitionIndex) {
+  BenchRun mean;
+  mean.run_name.function_name = kScenarioName;
+  mean.run_name.repetitions = "repetitions:3";
+  mean.run_name.time_type = "real_time";
+  mean.run_type = BenchRun::RT_Aggregate;
+  mean.aggregate_name = "mean";
+  mean.aggregate_unit = benchmark::kTime;
+  mean.repetition_index = BenchRun::no_repetition_index;
+  mean.repetitions = 3;
+  // GB stores the statistic scaled so that dividing by iterations gives the
+  // per-iteration time.
+  mean.iterations = 2;
+  mean.real_accumulated_time = 0.5;
+  mean.counters["conn_per_s"] = 8123.456;
+  writer_.WriteRow(mean);
+
+  BenchRun cv = mean;
+  cv.aggregate_name = "cv";
+  cv.aggregate_unit = benchmark::kPercentage;
+  // A ratio; dividing by iterations would halve it.
+  cv.real_accumulated_time = 0.05;
+  cv.counters["conn_per_s"] = 0.015;
+  writer_.WriteRow(cv);
+
+  const std::string prefix =
+      "BM_Churn/reuseaddr:1/closer:client/repetitions:3/real_time,aggregate,";
+  const std::string settings = "1,0,client,64,128,ipv6,10000,2.5,";
+  EXPECT_EQ(Lines(out_.str()),
+            (std::vector<std::string>{
+                prefix + "mean,,3,,," + settings + ",,,,8123.456" +
+                    std::string(25, ',') + ",0.25," + kContextCells,
+                prefix + "cv,,3,,," + settings + ",,,,0.015" +
+                    std::string(25, ',') + ",0.05," + kContextCells}));
+}
+
+TEST_F(CsvWriterTest, SkipsComplexityRows) {
+  BenchRun big_o = IterationRun();
+  big_o.run_type = BenchRun::RT_Aggregate;
+  big_o.report_big_o = true;
+  writer_.WriteRow(big_o);
+  BenchRun rms = big_o;
+  rms.report_big_o = false;
+  rms.report_rms = true;
+  writer_.WriteRow(rms);
+  EXPECT_EQ(out_.str(), "");
+}
+
+TEST_F(CsvWriterTest, EveryRowHasEveryColumn) {
+  writer_.WriteHeader();
+  writer_.WriteRow(IterationRun());
+  BenchRun bare;
+  bare.run_name.function_name = "x";
+  bare.repetition_index = 0;
+  bare.repetitions = 1;
+  writer_.WriteRow(bare);
+  for (const std::string& line : Lines(out_.str())) {
+    EXPECT_EQ(std::count(line.begin(), line.end(), ','),
+              static_cast<std::ptrdiff_t>(CsvColumns().size() - 1))
+        << line;
+  }
+}
+
+// Records what the tee forwards.
+class RecordingReporter : public benchmark::BenchmarkReporter {
+ public:
+  bool ReportContext(const Context&) override {
+    ++contexts;
+    return true;
+  }
+  void ReportRuns(const std::vector<Run>& runs) override {
+    for (const Run& run : runs) names.push_back(run.benchmark_name());
+  }
+  void Finalize() override { ++finalized; }
+
+  int contexts = 0;
+  int finalized = 0;
+  std::vector<std::string> names;
+};
+
+TEST_F(CsvWriterTest, TeeForwardsAndWritesHeaderOnce) {
+  RecordingReporter display;
+  TeeCsvReporter tee(&display, &writer_);
+  const benchmark::BenchmarkReporter::Context context;
+  EXPECT_TRUE(tee.ReportContext(context));
+  EXPECT_TRUE(tee.ReportContext(context));
+  tee.ReportRuns({IterationRun(), IterationRun()});
+  tee.Finalize();
+
+  EXPECT_EQ(display.contexts, 2);
+  EXPECT_EQ(display.finalized, 1);
+  EXPECT_EQ(display.names.size(), 2u);
+  const std::vector<std::string> lines = Lines(out_.str());
+  ASSERT_EQ(lines.size(), 3u);
+  EXPECT_EQ(lines[0], kHeader);
+  EXPECT_EQ(lines[1], lines[2]);
+  EXPECT_EQ(lines[1].rfind("BM_Churn/reuseaddr:1/closer:client/real_time,", 0),
+            0u);
+}
+
+// Runs a real benchmark through Google Benchmark, so that the rows match
+// what the library really hands a reporter (aggregates, repetition indexes).
+TEST_F(CsvWriterTest, RealBenchmarkRunThroughTee) {
+  benchmark::RegisterBenchmark(kScenarioName,
+                               [](benchmark::State& state) {
+                                 for (auto _ : state) {
+                                   state.SetIterationTime(0.25);
+                                 }
+                                 state.counters["connections"] = 7;
+                               })
+      ->UseManualTime()
+      ->Iterations(2)
+      ->Repetitions(3);
+  std::ostringstream console_out;
+  benchmark::ConsoleReporter console(benchmark::ConsoleReporter::OO_None);
+  console.SetOutputStream(&console_out);
+  console.SetErrorStream(&console_out);
+  TeeCsvReporter tee(&console, &writer_);
+  // One benchmark instance, run three times.
+  EXPECT_EQ(benchmark::RunSpecifiedBenchmarks(&tee, "^BM_Churn/reuseaddr:1/"),
+            1u);
+  benchmark::ClearRegisteredBenchmarks();
+
+  // GB 1.7.1 spells repetitions "repeats:" in run names.
+  const std::string name =
+      "BM_Churn/reuseaddr:1/closer:client/iterations:2/repeats:3/manual_time";
+  const std::string settings = "1,0,client,64,128,ipv6,10000,2.5,";
+  const std::string counters_tail = std::string(29, ',');
+  auto row = [&](const std::string& identity, const std::string& connections,
+                 const std::string& real_time) {
+    return name + "," + identity + ",3,,," + settings + connections +
+           counters_tail + "," + real_time + "," + kContextCells;
+  };
+  EXPECT_EQ(Lines(out_.str()), (std::vector<std::string>{
+                                   kHeader,
+                                   row("iteration,,0", "7", "0.25"),
+                                   row("iteration,,1", "7", "0.25"),
+                                   row("iteration,,2", "7", "0.25"),
+                                   row("aggregate,mean,", "7", "0.25"),
+                                   row("aggregate,median,", "7", "0.25"),
+                                   row("aggregate,stddev,", "0", "0"),
+                                   row("aggregate,cv,", "0", "0"),
+                               }));
+}
+
+}  // namespace
+}  // namespace twbench
