@@ -1,0 +1,139 @@
+#include "twbench/churn_stats.h"
+
+#include <uv.h>
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+
+namespace twbench {
+
+const char* ToString(Step step) {
+  switch (step) {
+    case Step::kConnect:
+      return "connect";
+    case Step::kAccept:
+      return "accept";
+    case Step::kRead:
+      return "read";
+    case Step::kWrite:
+      return "write";
+    case Step::kBind:
+      return "bind";
+    case Step::kListen:
+      return "listen";
+  }
+  return "?";
+}
+
+void ErrorCounts::Add(Step step, int uv_err, std::uint64_t n) {
+  AddNamed(step, uv_err_name(uv_err), n);
+}
+
+void ErrorCounts::AddNamed(Step step, const std::string& name,
+                           std::uint64_t n) {
+  by_step_[static_cast<int>(step)][name] += n;
+}
+
+void ErrorCounts::Merge(const ErrorCounts& other) {
+  for (int i = 0; i < kStepCount; ++i) {
+    for (const auto& [name, n] : other.by_step_[i]) by_step_[i][name] += n;
+  }
+}
+
+std::uint64_t ErrorCounts::Total() const {
+  std::uint64_t total = 0;
+  for (int i = 0; i < kStepCount; ++i) total += AtStep(static_cast<Step>(i));
+  return total;
+}
+
+std::uint64_t ErrorCounts::AtStep(Step step) const {
+  std::uint64_t total = 0;
+  for (const auto& [name, n] : by_step_[static_cast<int>(step)]) total += n;
+  return total;
+}
+
+std::uint64_t ErrorCounts::ByName(const std::string& name) const {
+  std::uint64_t total = 0;
+  for (int i = 0; i < kStepCount; ++i) total += At(static_cast<Step>(i), name);
+  return total;
+}
+
+std::uint64_t ErrorCounts::At(Step step, const std::string& name) const {
+  const auto& m = by_step_[static_cast<int>(step)];
+  auto it = m.find(name);
+  return it == m.end() ? 0 : it->second;
+}
+
+std::string ErrorCounts::Summary() const {
+  std::string out;
+  for (int i = 0; i < kStepCount; ++i) {
+    for (const auto& [name, n] : by_step_[i]) {
+      if (!out.empty()) out += ' ';
+      out += ToString(static_cast<Step>(i));
+      out += ':' + name + '=' + std::to_string(n);
+    }
+  }
+  return out;
+}
+
+namespace {
+// Values below 2^kSubBits land in exact buckets; above, each power of two
+// is split into 2^kSubBits linear sub-buckets.
+constexpr int kSubBits = 5;
+constexpr std::uint64_t kSub = 1ull << kSubBits;
+constexpr int kBucketCount = (64 - kSubBits + 1) * kSub;
+
+int BucketOf(std::uint64_t v) {
+  if (v < kSub) return static_cast<int>(v);
+  int top = 63 - std::countl_zero(v);  // >= kSubBits
+  int shift = top - kSubBits;
+  auto sub = static_cast<int>((v >> shift) & (kSub - 1));
+  return (shift + 1) * static_cast<int>(kSub) + sub;
+}
+
+// The middle of a bucket's value range: the value a percentile reports.
+std::uint64_t BucketMid(int bucket) {
+  if (bucket < static_cast<int>(kSub))
+    return static_cast<std::uint64_t>(bucket);
+  int shift = bucket / static_cast<int>(kSub) - 1;
+  std::uint64_t sub = static_cast<std::uint64_t>(bucket) % kSub;
+  std::uint64_t low = (kSub | sub) << shift;
+  return low + ((1ull << shift) >> 1);
+}
+}  // namespace
+
+LatencyHistogram::LatencyHistogram() : buckets_(kBucketCount, 0) {}
+
+void LatencyHistogram::Record(std::uint64_t ns) {
+  ++buckets_[BucketOf(ns)];
+  ++count_;
+  sum_ += ns;
+  min_ = std::min(min_, ns);
+  max_ = std::max(max_, ns);
+}
+
+void LatencyHistogram::Merge(const LatencyHistogram& other) {
+  for (int i = 0; i < kBucketCount; ++i) buckets_[i] += other.buckets_[i];
+  count_ += other.count_;
+  sum_ += other.sum_;
+  min_ = std::min(min_, other.min_);
+  max_ = std::max(max_, other.max_);
+}
+
+std::uint64_t LatencyHistogram::Percentile(double q) const {
+  if (count_ == 0) return 0;
+  q = std::clamp(q, 0.0, 1.0);
+  // The rank of the q-quantile, 1-based (nearest-rank definition).
+  auto rank =
+      static_cast<std::uint64_t>(std::ceil(q * static_cast<double>(count_)));
+  rank = std::max<std::uint64_t>(rank, 1);
+  std::uint64_t seen = 0;
+  for (int i = 0; i < kBucketCount; ++i) {
+    seen += buckets_[i];
+    if (seen >= rank) return std::clamp(BucketMid(i), min_, max_);
+  }
+  return max_;
+}
+
+}  // namespace twbench

@@ -1,0 +1,66 @@
+#include "twbench/scenario.h"
+
+#include <string>
+
+namespace twbench {
+
+std::string_view ToString(Closer closer) {
+  switch (closer) {
+    case Closer::kClient:
+      return "client";
+    case Closer::kServer:
+      return "server";
+    case Closer::kRst:
+      return "rst";
+  }
+  return "?";
+}
+
+std::string_view ToString(Family family) {
+  return family == Family::kIPv4 ? "ipv4" : "ipv6";
+}
+
+std::optional<Closer> ParseCloser(std::string_view text) {
+  for (Closer c : {Closer::kClient, Closer::kServer, Closer::kRst}) {
+    if (text == ToString(c)) return c;
+  }
+  return std::nullopt;
+}
+
+std::optional<Family> ParseFamily(std::string_view text) {
+  for (Family f : {Family::kIPv4, Family::kIPv6}) {
+    if (text == ToString(f)) return f;
+  }
+  return std::nullopt;
+}
+
+std::string Validate(const Scenario& s) {
+  if (s.concurrency < 1 || s.concurrency > kMaxConcurrency) {
+    return "concurrency must be 1.." + std::to_string(kMaxConcurrency) +
+           ", got " + std::to_string(s.concurrency);
+  }
+  if (s.payload > kMaxPayload) {
+    return "payload must be 0.." + std::to_string(kMaxPayload) +
+           " bytes, got " + std::to_string(s.payload);
+  }
+  if (s.connections < 1) return "connections must be at least 1";
+  if (!(s.time_limit_s > 0)) return "time_limit must be > 0 seconds";
+  if (!(s.connection_timeout_s > 0)) {
+    return "connection_timeout must be > 0 seconds";
+  }
+  if (s.backlog < 1) return "backlog must be at least 1";
+  return {};
+}
+
+std::string SettingsName(const Scenario& s) {
+  std::string name;
+  name += "reuseaddr:" + std::to_string(s.reuseaddr ? 1 : 0);
+  name += "/reuseport:" + std::to_string(s.reuseport ? 1 : 0);
+  name += "/closer:" + std::string(ToString(s.closer));
+  name += "/conc:" + std::to_string(s.concurrency);
+  name += "/payload:" + std::to_string(s.payload);
+  name += "/family:" + std::string(ToString(s.family));
+  return name;
+}
+
+}  // namespace twbench
