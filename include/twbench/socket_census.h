@@ -53,6 +53,9 @@ inline constexpr std::uint32_t StateBit(TcpState s) {
 // Counts the matching sockets of the caller's network namespace. Throws
 // std::system_error naming the failing call when the dump fails (socket,
 // send, recv, NLMSG_ERROR, truncated dump).
+// Request sockets (NEW_SYN_RECV) count as SYN_RECV, as the kernel reports
+// them. A dump is not a snapshot: it resumes by hash position between reads,
+// so sockets opened or closed meanwhile may be missed or seen twice.
 TcpStateCounts CountTcpSockets(const CensusQuery& query);
 
 }  // namespace twbench
