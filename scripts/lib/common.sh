@@ -1,0 +1,92 @@
+# Shell functions shared by scripts/bench and scripts/test. Source it after
+# setting TWBENCH_ROOT to the repository root; it defines functions only.
+# shellcheck shell=bash
+
+# Debian packages, by purpose. Extend a list here; twbench_packages joins them.
+TWBENCH_BUILD_PACKAGES=(g++ cmake pkg-config libuv1-dev libbenchmark-dev
+  libspdlog-dev libgtest-dev libmnl-dev libcli11-dev)
+TWBENCH_RUNTIME_PACKAGES=(python3 iproute2)
+# Plots (scripts that draw them come later): gnuplot-nox goes here.
+TWBENCH_PLOT_PACKAGES=()
+
+twbench_log() {
+  printf '==> %s\n' "$*" >&2
+}
+
+twbench_die() {
+  local status=$1
+  shift
+  printf '%s: %s\n' "${0##*/}" "$*" >&2
+  exit "$status"
+}
+
+# Every package needed, one per line. TWBENCH_EXTRA_PACKAGES (space or comma
+# separated) adds more, e.g. to try a package or to test the missing path.
+twbench_packages() {
+  local extra=${TWBENCH_EXTRA_PACKAGES:-}
+  local -a extras=()
+  read -r -a extras <<<"${extra//,/ }"
+  printf '%s\n' "${TWBENCH_BUILD_PACKAGES[@]}" "${TWBENCH_RUNTIME_PACKAGES[@]}" \
+    ${TWBENCH_PLOT_PACKAGES[@]+"${TWBENCH_PLOT_PACKAGES[@]}"} \
+    ${extras[@]+"${extras[@]}"}
+}
+
+# Prints the packages that are not installed, one per line.
+twbench_missing_packages() {
+  local pkg status
+  while read -r pkg; do
+    [[ -n $pkg ]] || continue
+    # Unknown packages make dpkg-query fail: that counts as missing too.
+    status=$(dpkg-query -W -f='${Status}\n' "$pkg" 2>/dev/null || true)
+    if ! grep -qx 'install ok installed' <<<"$status"; then
+      printf '%s\n' "$pkg"
+    fi
+  done < <(twbench_packages)
+}
+
+# Installs missing packages as root; otherwise says what to install and
+# returns 2. Nothing missing: no apt at all.
+twbench_ensure_packages() {
+  if [[ ${TWBENCH_SKIP_PACKAGE_CHECK:-0} == 1 ]]; then
+    return 0
+  fi
+  if ! command -v dpkg-query >/dev/null 2>&1; then
+    twbench_log "dpkg-query not found (not Debian?): not checking packages"
+    return 0
+  fi
+  local -a missing=()
+  mapfile -t missing < <(twbench_missing_packages)
+  if ((${#missing[@]} == 0)); then
+    return 0
+  fi
+  if [[ $(id -u) != 0 ]]; then
+    {
+      printf '%s: missing Debian packages: %s\n' "${0##*/}" "${missing[*]}"
+      printf 'Install them as root (after "sudo apt-get update" on a fresh machine):\n'
+      printf 'sudo apt-get install -y %s\n' "${missing[*]}"
+    } >&2
+    return 2
+  fi
+  twbench_log "installing missing packages: ${missing[*]}"
+  # Explicit checks: callers may run this where set -e does not apply.
+  DEBIAN_FRONTEND=noninteractive apt-get update || return $?
+  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+    "${missing[@]}" || return $?
+  mapfile -t missing < <(twbench_missing_packages)
+  if ((${#missing[@]} != 0)); then
+    printf '%s: still missing after apt-get install: %s\n' "${0##*/}" \
+      "${missing[*]}" >&2
+    return 2
+  fi
+}
+
+# Configures (always: it refreshes the git commit compiled in) and builds.
+# Usage: twbench_build <build dir under the root> <CMAKE_BUILD_TYPE> [cmake --build args]
+twbench_build() {
+  local dir=$1 type=$2
+  shift 2
+  twbench_log "configure $dir ($type)"
+  cmake -S "$TWBENCH_ROOT" -B "$TWBENCH_ROOT/$dir" -DCMAKE_BUILD_TYPE="$type"
+  twbench_log "build $dir"
+  cmake --build "$TWBENCH_ROOT/$dir" -j"$(nproc)" "$@"
+}

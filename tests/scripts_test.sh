@@ -1,0 +1,184 @@
+#!/usr/bin/env bash
+# shellcheck disable=SC2016 # bash -c scripts get their arguments as $1
+# Tests of the scripts: scripts/summary on fixture CSVs (exact output), its
+# bad-input exits, the --help of each script, and the package check of
+# scripts/lib/common.sh (not-root path as user nobody, root path with a fake
+# apt-get, fast path). Run by ctest (script.scripts_test) or by hand.
+set -uo pipefail
+
+ROOT=${TWBENCH_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
+FIXTURES=$ROOT/tests/fixtures
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+passed=0
+failed=0
+skipped=0
+
+pass() { passed=$((passed + 1)); printf 'PASS %s\n' "$1"; }
+fail() { failed=$((failed + 1)); printf 'FAIL %s\n' "$1"; }
+skip() { skipped=$((skipped + 1)); printf 'SKIP %s: %s\n' "$1" "$2"; }
+
+# expect_status NAME STATUS CMD...: runs CMD (output in $TMP/out, $TMP/err)
+# and checks its exit status.
+expect_status() {
+  local name=$1 want=$2 got=0
+  shift 2
+  timeout 60 "$@" >"$TMP/out" 2>"$TMP/err" || got=$?
+  if [[ $got == "$want" ]]; then
+    pass "$name"
+  else
+    fail "$name (exit $got, want $want)"
+    sed 's/^/  stderr: /' "$TMP/err" | head -n 20
+  fi
+}
+
+# expect_output NAME EXPECTED_FILE: compares $TMP/out with the file.
+expect_output() {
+  if diff -u "$2" "$TMP/out" >"$TMP/diff"; then
+    pass "$1"
+  else
+    fail "$1"
+    head -n 40 "$TMP/diff"
+  fi
+}
+
+# expect_grep NAME PATTERN FILE
+expect_grep() {
+  if grep -Eq -- "$2" "$3"; then
+    pass "$1"
+  else
+    fail "$1 (no line matching '$2' in ${3##*/})"
+    sed 's/^/  /' "$3" | head -n 20
+  fi
+}
+
+test_summary() {
+  local summary=$ROOT/scripts/summary
+  expect_status "summary: small fixture exits 0" 0 \
+    "$summary" "$FIXTURES/churn_small.csv"
+  expect_output "summary: small fixture, exact text" \
+    "$FIXTURES/churn_small.summary.txt"
+  expect_status "summary: markdown exits 0" 0 \
+    "$summary" --format=markdown "$FIXTURES/churn_small.csv"
+  expect_output "summary: small fixture, exact markdown" \
+    "$FIXTURES/churn_small.summary.md"
+  expect_status "summary: repetitions fixture exits 0" 0 \
+    "$summary" "$FIXTURES/churn_repetitions.csv"
+  expect_output "summary: repetitions use mean rows, exact text" \
+    "$FIXTURES/churn_repetitions.summary.txt"
+
+  expect_status "summary: missing file exits 2" 2 \
+    "$summary" "$TMP/no-such-file.csv"
+  expect_grep "summary: missing file says so" "cannot read" "$TMP/err"
+
+  cut -d, -f1-20 "$FIXTURES/churn_small.csv" >"$TMP/few_columns.csv"
+  expect_status "summary: missing columns exit 2" 2 \
+    "$summary" "$TMP/few_columns.csv"
+  expect_grep "summary: missing columns are named" \
+    "missing column\(s\): time_wait, rebind_ok" "$TMP/err"
+
+  : >"$TMP/empty.csv"
+  expect_status "summary: empty file exits 2" 2 "$summary" "$TMP/empty.csv"
+}
+
+test_help() {
+  local script
+  for script in scripts/bench scripts/test scripts/summary .ci/run; do
+    if [[ -x $ROOT/$script ]]; then
+      pass "$script is executable"
+    else
+      fail "$script is not executable"
+    fi
+  done
+  for script in scripts/bench scripts/test; do
+    expect_status "$script --help exits 0" 0 "$ROOT/$script" --help
+    expect_grep "$script --help prints usage" "^Usage: $script" "$TMP/out"
+  done
+}
+
+# A copy of common.sh that user nobody can read wherever the repo lives.
+copy_common() {
+  mkdir -p "$TMP/lib"
+  cp "$ROOT/scripts/lib/common.sh" "$TMP/lib/common.sh"
+  chmod 755 "$TMP" "$TMP/lib"
+  chmod 644 "$TMP/lib/common.sh"
+}
+
+test_package_check_not_root() {
+  local name="package check as nobody"
+  if [[ $(id -u) != 0 ]] || ! command -v setpriv >/dev/null; then
+    skip "$name" "needs root and setpriv"; return
+  fi
+  if ! command -v dpkg-query >/dev/null; then
+    skip "$name" "needs dpkg-query"; return
+  fi
+  copy_common
+  expect_status "$name: exits 2" 2 \
+    setpriv --reuid=65534 --regid=65534 --clear-groups \
+    env TWBENCH_EXTRA_PACKAGES=twbench-no-such-pkg \
+    bash -c 'source "$1" && twbench_ensure_packages' check "$TMP/lib/common.sh"
+  expect_grep "$name: prints the apt-get line" \
+    '^sudo apt-get install -y ([^ ]+ )*twbench-no-such-pkg$' "$TMP/err"
+  expect_grep "$name: names the missing package" \
+    'missing Debian packages: .*twbench-no-such-pkg' "$TMP/err"
+}
+
+# A fake apt-get first on PATH: records its arguments, installs nothing.
+fake_apt() {
+  mkdir -p "$TMP/fakebin"
+  cat >"$TMP/fakebin/apt-get" <<EOF
+#!/bin/sh
+echo "\$DEBIAN_FRONTEND apt-get \$*" >>"$TMP/apt.log"
+EOF
+  chmod 755 "$TMP/fakebin/apt-get"
+  rm -f "$TMP/apt.log"
+}
+
+test_package_check_root() {
+  local name="package check as root"
+  if [[ $(id -u) != 0 ]] || ! command -v dpkg-query >/dev/null; then
+    skip "$name" "needs root and dpkg-query"; return
+  fi
+  copy_common
+  fake_apt
+  # The package stays missing (apt-get is fake), so the check ends in 2 after
+  # one update and one install.
+  expect_status "$name: still missing exits 2" 2 \
+    env PATH="$TMP/fakebin:$PATH" TWBENCH_EXTRA_PACKAGES=twbench-no-such-pkg \
+    bash -c 'source "$1" && twbench_ensure_packages' check "$TMP/lib/common.sh"
+  head -n 1 "$TMP/apt.log" >"$TMP/apt1"
+  sed -n 2p "$TMP/apt.log" >"$TMP/apt2"
+  expect_grep "$name: apt-get update first" \
+    '^noninteractive apt-get update$' "$TMP/apt1"
+  expect_grep "$name: then apt-get install" \
+    '^noninteractive apt-get install -y --no-install-recommends ([^ ]+ )*twbench-no-such-pkg$' \
+    "$TMP/apt2"
+  local lines
+  lines=$(wc -l <"$TMP/apt.log")
+  if [[ $lines == 2 ]]; then pass "$name: apt-get run twice"; else fail "$name: apt-get run $lines times"; fi
+
+  # Fast path: with nothing missing, apt-get is not run at all.
+  fake_apt
+  if [[ -n $(env PATH="$TMP/fakebin:$PATH" bash -c \
+      'source "$1" && twbench_missing_packages' check "$TMP/lib/common.sh") ]]; then
+    skip "$name: fast path" "some packages are really missing here"; return
+  fi
+  expect_status "$name: nothing missing exits 0" 0 \
+    env PATH="$TMP/fakebin:$PATH" \
+    bash -c 'source "$1" && twbench_ensure_packages' check "$TMP/lib/common.sh"
+  if [[ ! -e $TMP/apt.log ]]; then
+    pass "$name: nothing missing runs no apt-get"
+  else
+    fail "$name: nothing missing ran apt-get: $(cat "$TMP/apt.log")"
+  fi
+}
+
+test_summary
+test_help
+test_package_check_not_root
+test_package_check_root
+
+printf '%d passed, %d failed' "$passed" "$failed"
+((skipped == 0)) || printf ', %d skipped' "$skipped"
+printf '\n'
+((failed == 0))
