@@ -1,0 +1,24 @@
+// BM_Churn: one churn run per iteration, its stats and the socket census
+// turned into the counters every churn benchmark reports.
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "twbench/scenario.h"
+
+namespace twbench {
+
+// Set from the SIGINT handler: the running churn stops like at its time
+// limit and every benchmark after it is skipped, so what was measured is
+// still written.
+extern std::atomic<bool> g_interrupted;
+
+// Registers BM_Churn/<settings> for each scenario (one iteration each, real
+// time) and returns the scenarios by registered name, for the CSV columns.
+std::map<std::string, Scenario> RegisterChurnBenchmarks(
+    const std::vector<Scenario>& matrix);
+
+}  // namespace twbench

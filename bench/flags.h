@@ -1,0 +1,40 @@
+// twbench's own command-line settings, in one table: each with a default and
+// a help line. Matrix settings take comma-separated lists; the benchmark
+// matrix is their cross product.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "twbench/scenario.h"
+
+namespace twbench {
+
+struct Flags {
+  std::vector<int> reuseaddr{0, 1};
+  std::vector<int> reuseport{0};
+  std::vector<std::string> closer{"client", "server", "rst"};
+  std::vector<int> concurrency{1, 64};
+  std::vector<std::uint64_t> payload{0, 1024};
+  std::vector<std::string> family{"ipv4"};
+  std::uint64_t connections = 20000;
+  double time_limit_s = 30;
+  double connection_timeout_s = 5;
+  int backlog = 4096;
+  std::string csv;  // empty: no CSV
+  std::string log_level = "warn";
+};
+
+// Parses argv (after Google Benchmark took its --benchmark_* flags). On bad
+// input prints a message naming the setting and what it accepts and exits 2;
+// on --help prints the help of both and exits 0.
+Flags ParseFlags(int argc, char** argv);
+
+// The cross product of the matrix settings, in a stable order.
+std::vector<Scenario> Matrix(const Flags& flags);
+
+// Prints the help of twbench's settings and of Google Benchmark's flags.
+void PrintHelp();
+
+}  // namespace twbench

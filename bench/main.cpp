@@ -1,0 +1,132 @@
+// twbench: registers the churn matrix from the command line, runs it through
+// Google Benchmark, and writes every run as a CSV row the moment it ends.
+#include <benchmark/benchmark.h>
+#include <signal.h>
+
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <regex>
+#include <string_view>
+
+#include "bm_churn.h"
+#include "flags.h"
+#include "progress_reporter.h"
+#include "spdlog/cfg/env.h"
+#include "spdlog/sinks/stdout_color_sinks.h"
+#include "spdlog/spdlog.h"
+#include "twbench/csv_reporter.h"
+#include "twbench/run_context.h"
+
+namespace {
+
+extern "C" void OnSigint(int) {
+  // Async-signal-safe: a lock-free atomic store. SA_RESETHAND makes a second
+  // Ctrl-C kill the process the usual way.
+  twbench::g_interrupted.store(true);
+}
+
+void InstallSigint() {
+  struct sigaction sa {};
+  sa.sa_handler = OnSigint;
+  sa.sa_flags = SA_RESETHAND;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+}
+
+void SetUpLogging(const std::string& level) {
+  auto logger = spdlog::stderr_color_mt("twbench");
+  spdlog::set_default_logger(logger);
+  spdlog::set_level(spdlog::level::from_str(level));
+  spdlog::cfg::load_env_levels();  // SPDLOG_LEVEL wins over the flag
+}
+
+bool WantsHelp(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    std::string_view a(argv[i]);
+    if (a == "-h" || a == "--help" || a == "-help") return true;
+  }
+  return false;
+}
+
+int RepetitionsFromArgs(int argc, char** argv) {
+  constexpr std::string_view kFlag = "--benchmark_repetitions=";
+  int reps = 1;
+  for (int i = 1; i < argc; ++i) {
+    std::string_view a(argv[i]);
+    if (a.substr(0, kFlag.size()) == kFlag) {
+      reps = std::max(1, std::atoi(argv[i] + kFlag.size()));
+    }
+  }
+  return reps;
+}
+
+// How many runs the filter selects, for the "[3/24]" progress: the same
+// regex match (with '-' negation) Google Benchmark applies to the names.
+int CountSelected(const std::map<std::string, twbench::Scenario>& by_name) {
+  std::string filter = benchmark::GetBenchmarkFilter();
+  bool negate = !filter.empty() && filter[0] == '-';
+  if (negate) filter.erase(0, 1);
+  const bool all = filter.empty() || filter == "all";
+  int n = 0;
+  try {
+    std::regex re(all ? std::string(1, '.') : filter);
+    for (const auto& [name, s] : by_name) {
+      std::string full = name;
+      full.append("/iterations:1/real_time");  // as Google Benchmark names it
+      bool hit = std::regex_search(full, re);
+      n += hit != negate ? 1 : 0;
+    }
+  } catch (const std::regex_error&) {
+    return static_cast<int>(by_name.size());
+  }
+  return n;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (WantsHelp(argc, argv)) {
+    twbench::PrintHelp();
+    return 0;
+  }
+  const int repetitions = RepetitionsFromArgs(argc, argv);
+  benchmark::Initialize(&argc, argv);
+  twbench::Flags flags = twbench::ParseFlags(argc, argv);
+  SetUpLogging(flags.log_level);
+
+  std::ofstream csv_file;
+  if (!flags.csv.empty()) {
+    csv_file.open(flags.csv, std::ios::out | std::ios::trunc);
+    if (!csv_file) {
+      std::cerr << "twbench: --csv: cannot open " << flags.csv << " for "
+                << "writing: " << std::strerror(errno) << "\n";
+      return 2;
+    }
+  }
+  const auto by_name = twbench::RegisterChurnBenchmarks(twbench::Matrix(flags));
+  const twbench::RunContext context = twbench::RunContext::Collect();
+  twbench::ProgressReporter progress(context,
+                                     CountSelected(by_name) * repetitions);
+  std::ostream null_stream(nullptr);
+  twbench::CsvWriter csv(csv_file.is_open() ? csv_file : null_stream, context,
+                         [&by_name](const std::string& name) {
+                           auto it = by_name.find(name);
+                           return it == by_name.end() ? nullptr : &it->second;
+                         });
+  twbench::TeeCsvReporter reporter(&progress, &csv);
+  InstallSigint();
+  const std::size_t runs = benchmark::RunSpecifiedBenchmarks(&reporter);
+  benchmark::Shutdown();
+  if (runs == 0) {
+    std::cerr << "twbench: no benchmark matches --benchmark_filter="
+              << benchmark::GetBenchmarkFilter() << "\n";
+    return 2;
+  }
+  if (twbench::g_interrupted.load()) {
+    std::cerr << "twbench: interrupted; the runs measured so far are written\n";
+    return 130;
+  }
+  return 0;
+}

@@ -1,0 +1,589 @@
+// The churn engine. The server loop accepts and (as the closer says) closes;
+// the client loop keeps `concurrency` connections in flight, each slot
+// starting its next connection from the close callback of the last one, as
+// libuv's own pound benchmarks do. Each loop runs on its own thread.
+#include "twbench/churn.h"
+
+#include <arpa/inet.h>
+#include <sys/socket.h>
+#include <uv.h>
+
+#include <bitset>
+#include <cstdlib>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "spdlog/spdlog.h"
+#include "twbench/listener.h"
+
+namespace twbench {
+namespace {
+
+constexpr std::size_t kScratchSize = 64 * 1024;
+constexpr std::uint64_t kSweepMs = 10;  // deadline check period
+
+std::uint64_t NowNs() { return uv_hrtime(); }
+std::uint64_t SecondsToNs(double s) {
+  return static_cast<std::uint64_t>(s * 1e9);
+}
+
+// Runs a loop to completion and checks that nothing was left open: a handle
+// still open here is a bug in the engine, not a measurement.
+void CloseLoopOrDie(uv_loop_t* loop, const char* which) {
+  int rc = uv_loop_close(loop);
+  if (rc == 0) return;
+  spdlog::critical("{} loop not clean at close: {}", which, uv_err_name(rc));
+  uv_print_all_handles(loop, stderr);
+  std::abort();
+}
+
+// Intrusive doubly-linked list: O(1) unlink of a connection from the middle.
+template <typename T>
+struct List {
+  T* head = nullptr;
+  T* tail = nullptr;
+  std::size_t size = 0;
+  void PushBack(T* n) {
+    n->prev = tail;
+    n->next = nullptr;
+    (tail ? tail->next : head) = n;
+    tail = n;
+    ++size;
+  }
+  void Unlink(T* n) {
+    (n->prev ? n->prev->next : head) = n->next;
+    (n->next ? n->next->prev : tail) = n->prev;
+    n->prev = n->next = nullptr;
+    --size;
+  }
+};
+
+// ------------------------------------------------------------------ server
+
+class Server;
+
+struct ServerConn {
+  uv_tcp_t tcp;
+  uv_write_t write_req;
+  Server* server = nullptr;
+  std::uint64_t echoed = 0;   // bytes written back
+  std::vector<char> pending;  // echo bytes waiting for a uv_write
+  bool closing = false;
+  ServerConn* prev = nullptr;
+  ServerConn* next = nullptr;
+};
+
+class Server {
+ public:
+  Server(const Scenario& s, ChurnStats* stats) : s_(s), stats_(stats) {}
+
+  // Opens the loop and hands the harness-made listener to libuv.
+  int Init(UniqueFd listener) {
+    if (int rc = uv_loop_init(&loop_); rc != 0) return rc;
+    loop_.data = this;
+    uv_async_init(&loop_, &stop_async_, OnStopAsync);
+    stop_async_.data = this;
+    uv_tcp_init(&loop_, &listener_);
+    listener_.data = this;
+    if (int rc = uv_tcp_open(&listener_, listener.get()); rc != 0) return rc;
+    listener.release();                // libuv owns the fd now
+    if (!s_.server_accepts) return 0;  // listen(2) done; nobody accepts
+    return uv_listen(reinterpret_cast<uv_stream_t*>(&listener_), s_.backlog,
+                     OnConnection);
+  }
+  void Run() { uv_run(&loop_, UV_RUN_DEFAULT); }
+  // Thread-safe: asks the server loop to close everything and rebind.
+  void RequestStop() { uv_async_send(&stop_async_); }
+  void CloseLoop() { CloseLoopOrDie(&loop_, "server"); }
+
+ private:
+  static void OnConnection(uv_stream_t* listener, int status) {
+    static_cast<Server*>(listener->data)->Accept(status);
+  }
+
+  void Accept(int status) {
+    if (status < 0) {
+      stats_->errors.Add(Step::kAccept, status);  // EMFILE lands here
+      return;
+    }
+    auto* c = new ServerConn;
+    c->server = this;
+    uv_tcp_init(&loop_, &c->tcp);
+    c->tcp.data = c;
+    open_.PushBack(c);
+    if (int rc = uv_accept(reinterpret_cast<uv_stream_t*>(&listener_),
+                           reinterpret_cast<uv_stream_t*>(&c->tcp));
+        rc != 0) {
+      stats_->errors.Add(Step::kAccept, rc);
+      Close(c, /*rst=*/false);
+      return;
+    }
+    ++stats_->accepted;
+    // Nothing to echo: the server closer closes at once; a client closer is
+    // awaited (EOF) so the server end closes second.
+    if (s_.payload == 0 && s_.closer != Closer::kClient) {
+      Close(c, s_.closer == Closer::kRst);
+      return;
+    }
+    StartReading(c);
+  }
+
+  void StartReading(ServerConn* c) {
+    int rc =
+        uv_read_start(reinterpret_cast<uv_stream_t*>(&c->tcp), OnAlloc, OnRead);
+    if (rc != 0) {
+      stats_->errors.Add(Step::kRead, rc);
+      Close(c, false);
+    }
+  }
+
+  static void OnAlloc(uv_handle_t* h, std::size_t, uv_buf_t* buf) {
+    auto* self = static_cast<ServerConn*>(h->data)->server;
+    *buf = uv_buf_init(self->scratch_.get(), kScratchSize);
+  }
+
+  static void OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
+    auto* c = static_cast<ServerConn*>(stream->data);
+    c->server->Read(c, nread, buf);
+  }
+
+  void Read(ServerConn* c, ssize_t nread, const uv_buf_t* buf) {
+    if (nread == 0 || c->closing) return;
+    if (nread == UV_EOF) {
+      Close(c, false);  // the client closed first (or gave up)
+      return;
+    }
+    if (nread < 0) {
+      stats_->errors.Add(Step::kRead, static_cast<int>(nread));
+      Close(c, false);
+      return;
+    }
+    Echo(c, buf->base, static_cast<std::size_t>(nread));
+  }
+
+  // Echoes a chunk: uv_try_write first (loopback send buffers take it whole,
+  // no allocation, no epoll change); the rest through uv_write.
+  void Echo(ServerConn* c, const char* data, std::size_t len) {
+    uv_buf_t b = uv_buf_init(const_cast<char*>(data), len);
+    int n = uv_try_write(reinterpret_cast<uv_stream_t*>(&c->tcp), &b, 1);
+    if (n < 0 && n != UV_EAGAIN) {
+      stats_->errors.Add(Step::kWrite, n);
+      Close(c, false);
+      return;
+    }
+    std::size_t done = n > 0 ? static_cast<std::size_t>(n) : 0;
+    c->echoed += done;
+    if (done < len) {
+      c->pending.assign(data + done, data + len);
+      uv_read_stop(reinterpret_cast<uv_stream_t*>(&c->tcp));  // bound memory
+      uv_buf_t rest = uv_buf_init(c->pending.data(), c->pending.size());
+      c->write_req.data = c;
+      uv_write(&c->write_req, reinterpret_cast<uv_stream_t*>(&c->tcp), &rest, 1,
+               OnWrite);
+      return;
+    }
+    AfterEcho(c);
+  }
+
+  static void OnWrite(uv_write_t* req, int status) {
+    auto* c = static_cast<ServerConn*>(req->data);
+    Server* self = c->server;
+    if (status == UV_ECANCELED || c->closing) return;
+    if (status < 0) {
+      self->stats_->errors.Add(Step::kWrite, status);
+      self->Close(c, false);
+      return;
+    }
+    c->echoed += c->pending.size();
+    c->pending.clear();
+    self->AfterEcho(c);
+    if (!c->closing) self->StartReading(c);
+  }
+
+  void AfterEcho(ServerConn* c) {
+    if (c->echoed >= s_.payload && s_.closer != Closer::kClient) {
+      Close(c, s_.closer == Closer::kRst);
+    }
+  }
+
+  void Close(ServerConn* c, bool rst) {
+    if (c->closing) return;
+    c->closing = true;
+    if (rst) {
+      // SO_LINGER {1, 0}: close(2) sends RST and the socket skips TIME_WAIT.
+      uv_os_fd_t fd;
+      if (uv_fileno(reinterpret_cast<uv_handle_t*>(&c->tcp), &fd) == 0) {
+        linger l{1, 0};
+        setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+      }
+    }
+    uv_close(reinterpret_cast<uv_handle_t*>(&c->tcp), OnConnClosed);
+  }
+
+  static void OnConnClosed(uv_handle_t* h) {
+    auto* c = static_cast<ServerConn*>(h->data);
+    Server* self = c->server;
+    self->open_.Unlink(c);
+    delete c;
+    self->MaybeRebind();
+  }
+
+  static void OnStopAsync(uv_async_t* a) {
+    static_cast<Server*>(a->data)->Stop();
+  }
+
+  // The client is done: close what is left, then the listener; the rebind
+  // follows once every socket on the port is closed.
+  void Stop() {
+    uv_close(reinterpret_cast<uv_handle_t*>(&stop_async_), nullptr);
+    for (ServerConn* c = open_.head; c != nullptr; c = c->next) Close(c, false);
+    uv_close(reinterpret_cast<uv_handle_t*>(&listener_), OnListenerClosed);
+  }
+
+  static void OnListenerClosed(uv_handle_t* h) {
+    auto* self = static_cast<Server*>(h->data);
+    self->listener_closed_ = true;
+    self->MaybeRebind();
+  }
+
+  // "Restart the server at once": a fresh socket with the same options on the
+  // same address and port, right after the last socket of the old one closed.
+  void MaybeRebind() {
+    if (!listener_closed_ || open_.size != 0 || rebind_done_) return;
+    rebind_done_ = true;
+    if (!s_.rebind_after) return;
+    ListenerOptions o{s_.family,    stats_->server_port, s_.reuseaddr,
+                      s_.reuseport, s_.backlog,          true};
+    ListenerResult r = MakeListener(o);  // closed again when r goes
+    RebindResult& rb = stats_->rebind;
+    rb.attempted = true;
+    rb.bound = r.fd.valid();
+    rb.error = r.error;
+    rb.failed_step = r.failed_step;
+    if (!rb.bound) stats_->errors.Add(r.failed_step, r.error);
+  }
+
+  const Scenario& s_;
+  ChurnStats* stats_;
+  uv_loop_t loop_{};
+  uv_tcp_t listener_{};
+  uv_async_t stop_async_{};
+  List<ServerConn> open_;
+  bool listener_closed_ = false;
+  bool rebind_done_ = false;
+  std::unique_ptr<char[]> scratch_ = std::make_unique<char[]>(kScratchSize);
+};
+
+// ------------------------------------------------------------------ client
+
+class Client;
+
+// One slot of concurrency; it runs one connection at a time, for the whole
+// run, so its memory is stable and nothing is allocated per connection.
+struct ClientConn {
+  enum class Phase { kIdle, kConnecting, kWriting, kReading, kClosing };
+  uv_tcp_t tcp;
+  uv_connect_t connect_req;
+  uv_write_t write_req;
+  Client* client = nullptr;
+  Phase phase = Phase::kIdle;
+  bool backoff = false;  // restart on the next sweep, not at once
+  std::uint64_t start_ns = 0;
+  std::uint64_t received = 0;
+  ClientConn* prev = nullptr;
+  ClientConn* next = nullptr;
+};
+
+class Client {
+ public:
+  Client(const Scenario& s, ChurnStats* stats, std::uint16_t port,
+         const std::atomic<bool>* stop)
+      : s_(s),
+        stats_(stats),
+        addr_(LoopbackAddress(s.family, port)),
+        stop_(stop),
+        slots_(static_cast<std::size_t>(s.concurrency)),
+        payload_(s.payload, 'x') {
+    for (auto& slot : slots_) slot.client = this;
+  }
+
+  int Init() {
+    if (int rc = uv_loop_init(&loop_); rc != 0) return rc;
+    uv_timer_init(&loop_, &sweep_);
+    sweep_.data = this;
+    return 0;
+  }
+
+  // Runs the whole churn on the calling thread.
+  void Run() {
+    start_ns_ = NowNs();
+    uv_timer_start(&sweep_, OnSweep, kSweepMs, kSweepMs);
+    for (auto& slot : slots_) Start(&slot);
+    uv_run(&loop_, UV_RUN_DEFAULT);
+    stats_->client_ports_distinct = ports_.count();
+  }
+  void CloseLoop() { CloseLoopOrDie(&loop_, "client"); }
+
+ private:
+  static Client* Of(void* data) {
+    return static_cast<ClientConn*>(data)->client;
+  }
+
+  bool Stopping() const {
+    return stopping_ || (stop_ != nullptr && stop_->load());
+  }
+
+  void Start(ClientConn* c) {
+    if (Stopping() || stats_->attempted >= s_.connections) {
+      GoIdle(c);
+      return;
+    }
+    ++stats_->attempted;
+    c->start_ns = NowNs();
+    c->received = 0;
+    c->backoff = false;
+    c->phase = ClientConn::Phase::kConnecting;
+    uv_tcp_init(&loop_, &c->tcp);
+    c->tcp.data = c;
+    c->connect_req.data = c;
+    in_flight_.PushBack(c);
+    int rc =
+        uv_tcp_connect(&c->connect_req, &c->tcp,
+                       reinterpret_cast<const sockaddr*>(&addr_), OnConnect);
+    if (rc != 0) {
+      // Out of fds or memory: give the system a sweep period to recover
+      // instead of spinning on the same failure.
+      c->backoff = rc == UV_EMFILE || rc == UV_ENFILE || rc == UV_ENOBUFS ||
+                   rc == UV_ENOMEM;
+      Fail(c, Step::kConnect, rc);
+    }
+  }
+
+  static void OnConnect(uv_connect_t* req, int status) {
+    auto* c = static_cast<ClientConn*>(req->data);
+    c->client->Connected(c, status);
+  }
+
+  void Connected(ClientConn* c, int status) {
+    if (c->phase != ClientConn::Phase::kConnecting) return;  // cancelled
+    if (status < 0) {
+      // An RST can beat the connect callback: the server accepted and
+      // aborted before this loop saw the handshake finish.
+      if (status == UV_ECONNRESET && s_.closer == Closer::kRst) {
+        ++stats_->resets;
+        Complete(c);
+        return;
+      }
+      Fail(c, Step::kConnect, status);
+      return;
+    }
+    NotePort(c);
+    if (s_.payload == 0 && s_.closer == Closer::kClient) {
+      Complete(c);
+      return;
+    }
+    auto* stream = reinterpret_cast<uv_stream_t*>(&c->tcp);
+    if (int rc = uv_read_start(stream, OnAlloc, OnRead); rc != 0) {
+      Fail(c, Step::kRead, rc);
+      return;
+    }
+    c->phase = ClientConn::Phase::kReading;
+    if (s_.payload > 0) Send(c);
+  }
+
+  void Send(ClientConn* c) {
+    // Every slot sends the same read-only bytes: no copy per connection.
+    uv_buf_t b = uv_buf_init(payload_.data(), payload_.size());
+    c->write_req.data = c;
+    c->phase = ClientConn::Phase::kWriting;
+    int rc = uv_write(&c->write_req, reinterpret_cast<uv_stream_t*>(&c->tcp),
+                      &b, 1, OnWrite);
+    if (rc != 0) Fail(c, Step::kWrite, rc);
+  }
+
+  static void OnWrite(uv_write_t* req, int status) {
+    auto* c = static_cast<ClientConn*>(req->data);
+    if (status == UV_ECANCELED || c->phase == ClientConn::Phase::kClosing) {
+      return;
+    }
+    if (status < 0) {
+      c->client->Fail(c, Step::kWrite, status);
+      return;
+    }
+    c->phase = ClientConn::Phase::kReading;
+  }
+
+  void NotePort(ClientConn* c) {
+    sockaddr_storage ss{};
+    int len = sizeof(ss);
+    if (uv_tcp_getsockname(&c->tcp, reinterpret_cast<sockaddr*>(&ss), &len) ==
+        0) {
+      const auto* sin = reinterpret_cast<const sockaddr_in*>(&ss);
+      ports_.set(ntohs(sin->sin_port));  // same offset in sockaddr_in6
+    }
+  }
+
+  static void OnAlloc(uv_handle_t* h, std::size_t, uv_buf_t* buf) {
+    Client* self = Of(h->data);
+    *buf = uv_buf_init(self->scratch_.get(), kScratchSize);
+  }
+
+  static void OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t*) {
+    auto* c = static_cast<ClientConn*>(stream->data);
+    c->client->Read(c, nread);
+  }
+
+  void Read(ClientConn* c, ssize_t nread) {
+    if (nread == 0 || c->phase == ClientConn::Phase::kClosing) return;
+    const bool echoed = c->received >= s_.payload;
+    if (nread > 0) {
+      c->received += static_cast<std::uint64_t>(nread);
+      if (c->received >= s_.payload && s_.closer == Closer::kClient) {
+        Complete(c);
+      }
+      return;
+    }
+    if (nread == UV_EOF && echoed && s_.closer == Closer::kServer) {
+      Complete(c);
+    } else if (nread == UV_ECONNRESET && echoed && s_.closer == Closer::kRst) {
+      ++stats_->resets;
+      Complete(c);
+    } else if (nread == UV_EOF && echoed && s_.closer == Closer::kRst) {
+      Complete(c);  // the RST raced a FIN-less close; it ended all the same
+    } else {
+      Fail(c, Step::kRead, static_cast<int>(nread));
+    }
+  }
+
+  void Complete(ClientConn* c) {
+    ++stats_->completed;
+    stats_->latency.Record(NowNs() - c->start_ns);
+    Close(c);
+  }
+
+  void Fail(ClientConn* c, Step step, int uv_err) {
+    stats_->errors.Add(step, uv_err);
+    Close(c);
+  }
+
+  void Close(ClientConn* c) {
+    if (c->phase == ClientConn::Phase::kClosing) return;
+    c->phase = ClientConn::Phase::kClosing;
+    in_flight_.Unlink(c);
+    uv_close(reinterpret_cast<uv_handle_t*>(&c->tcp), OnClosed);
+  }
+
+  // The churn is driven from here: a slot's next connection starts when its
+  // last one is fully closed.
+  static void OnClosed(uv_handle_t* h) {
+    auto* c = static_cast<ClientConn*>(h->data);
+    c->phase = ClientConn::Phase::kIdle;
+    if (c->backoff && !c->client->Stopping()) return;  // the sweep restarts it
+    c->client->Start(c);
+  }
+
+  void GoIdle(ClientConn* c) {
+    c->phase = ClientConn::Phase::kIdle;
+    c->backoff = false;
+    if (++idle_ < slots_.size()) return;
+    end_ns_ = NowNs();
+    stats_->seconds = static_cast<double>(end_ns_ - start_ns_) / 1e9;
+    uv_close(reinterpret_cast<uv_handle_t*>(&sweep_), nullptr);
+  }
+
+  static void OnSweep(uv_timer_t* t) { static_cast<Client*>(t->data)->Sweep(); }
+
+  // Per-connection deadlines (the in-flight list is in start order, so only
+  // its head can be overdue first), the run's time limit, slots in backoff.
+  void Sweep() {
+    const std::uint64_t now = NowNs();
+    if (!stopping_ && (now - start_ns_ >= SecondsToNs(s_.time_limit_s) ||
+                       (stop_ != nullptr && stop_->load()))) {
+      stopping_ = true;
+      stats_->hit_time_limit = true;
+      stats_->unfinished += in_flight_.size;
+      while (in_flight_.head != nullptr) Close(in_flight_.head);
+    }
+    const std::uint64_t timeout = SecondsToNs(s_.connection_timeout_s);
+    while (in_flight_.head != nullptr &&
+           now - in_flight_.head->start_ns >= timeout) {
+      ClientConn* c = in_flight_.head;
+      Fail(c,
+           c->phase == ClientConn::Phase::kConnecting ? Step::kConnect
+           : c->phase == ClientConn::Phase::kWriting  ? Step::kWrite
+                                                      : Step::kRead,
+           UV_ETIMEDOUT);
+    }
+    for (auto& slot : slots_) {
+      if (slot.backoff && slot.phase == ClientConn::Phase::kIdle) Start(&slot);
+    }
+  }
+
+  const Scenario& s_;
+  ChurnStats* stats_;
+  sockaddr_storage addr_;
+  const std::atomic<bool>* stop_;
+  std::vector<ClientConn> slots_;
+  std::string payload_;
+  uv_loop_t loop_{};
+  uv_timer_t sweep_{};
+  List<ClientConn> in_flight_;
+  std::size_t idle_ = 0;
+  bool stopping_ = false;
+  std::uint64_t start_ns_ = 0;
+  std::uint64_t end_ns_ = 0;
+  std::bitset<65536> ports_;
+  std::unique_ptr<char[]> scratch_ = std::make_unique<char[]>(kScratchSize);
+};
+
+}  // namespace
+
+ChurnStats RunChurn(const Scenario& s, const std::atomic<bool>* stop) {
+  ChurnStats stats;
+  if (std::string why = Validate(s); !why.empty()) {
+    stats.fatal = why;
+    return stats;
+  }
+  ListenerResult l = MakeListener(
+      {s.family, s.port, s.reuseaddr, s.reuseport, s.backlog, true});
+  if (!l.fd) {
+    stats.errors.Add(l.failed_step, l.error);
+    stats.fatal = std::string(ToString(l.failed_step)) +
+                  " listener: " + uv_err_name(l.error);
+    return stats;
+  }
+  stats.server_port = l.port;
+  Server server(s, &stats);
+  ChurnStats client_stats;
+  Client client(s, &client_stats, l.port, stop);
+  if (int rc = server.Init(std::move(l.fd)); rc != 0) {
+    // Broken setup after a good listener: nothing sensible can be measured.
+    spdlog::critical("server loop setup failed: {}", uv_err_name(rc));
+    std::abort();
+  }
+  if (int rc = client.Init(); rc != 0) {
+    spdlog::critical("client loop setup failed: {}", uv_err_name(rc));
+    std::abort();
+  }
+  std::thread server_thread([&server] { server.Run(); });
+  std::thread client_thread([&client] { client.Run(); });
+  client_thread.join();
+  server.RequestStop();
+  server_thread.join();
+  client.CloseLoop();
+  server.CloseLoop();
+
+  stats.attempted = client_stats.attempted;
+  stats.completed = client_stats.completed;
+  stats.resets = client_stats.resets;
+  stats.unfinished = client_stats.unfinished;
+  stats.seconds = client_stats.seconds;
+  stats.hit_time_limit = client_stats.hit_time_limit;
+  stats.latency = std::move(client_stats.latency);
+  stats.client_ports_distinct = client_stats.client_ports_distinct;
+  stats.errors.Merge(client_stats.errors);
+  return stats;
+}
+
+}  // namespace twbench
