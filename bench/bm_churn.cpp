@@ -7,21 +7,26 @@
 
 #include "spdlog/spdlog.h"
 #include "twbench/churn.h"
+#include "twbench/kernel_counters.h"
+#include "twbench/netns.h"
 #include "twbench/socket_census.h"
 
 namespace twbench {
 
 std::atomic<bool> g_interrupted{false};
+bool g_isolate = false;
 
 namespace {
 
 struct Census {
   std::uint64_t server = 0;  // TIME_WAIT whose local port is the server's
   std::uint64_t client = 0;  // TIME_WAIT whose remote port is the server's
+  bool settled = true;       // no socket of the run still closing
 };
 
 // The run's own TIME_WAIT sockets: the server port is fresh for every run,
 // so filtering by it in the kernel leaves out every other run's sockets.
+// Counted once the last FINs and ACKs of the run have been processed.
 Census CountTimeWait(const Scenario& s, std::uint16_t server_port) {
   CensusQuery q;
   q.states = StateBit(TcpState::kTimeWait);
@@ -29,17 +34,59 @@ Census CountTimeWait(const Scenario& s, std::uint16_t server_port) {
   q.ipv6 = s.family == Family::kIPv6;
   q.local_port = server_port;
   Census c;
-  c.server = CountTcpSockets(q).time_wait();
+  SettledCounts server = CountTcpSocketsSettled(q, 2.0);
   q.local_port.reset();
   q.remote_port = server_port;
-  c.client = CountTcpSockets(q).time_wait();
+  SettledCounts client = CountTcpSocketsSettled(q, 2.0);
+  c.server = server.counts.time_wait();
+  c.client = client.counts.time_wait();
+  c.settled = server.settled && client.settled;
   return c;
+}
+
+// One run, measured where it ran: the churn, the census and the kernel
+// counters all in the same network namespace.
+struct Measured {
+  ChurnStats stats;
+  Census census;
+  TcpExtCounters tcpext;  // deltas over the run
+  bool isolated = false;
+  std::string error;  // census or counters failed
+};
+
+void MeasureHere(const Scenario& s, Measured& m) {
+  try {
+    const TcpExtCounters before = ReadTcpExt();
+    m.stats = RunChurn(s, &g_interrupted);
+    if (!m.stats.fatal.empty()) return;
+    m.census = CountTimeWait(s, m.stats.server_port);
+    m.tcpext = Delta(ReadTcpExt(), before);
+  } catch (const std::exception& e) {
+    m.error = e.what();
+  }
+}
+
+Measured Measure(const Scenario& s) {
+  Measured m;
+  if (g_isolate) {
+    std::optional<std::string> why =
+        RunInFreshNetns([&s, &m] { MeasureHere(s, m); });
+    if (!why) {
+      m.isolated = true;
+      return m;
+    }
+    m.error = "network namespace: " + *why;
+    return m;
+  }
+  MeasureHere(s, m);
+  return m;
 }
 
 double Us(std::uint64_t ns) { return static_cast<double>(ns) / 1e3; }
 
-void SetCounters(benchmark::State& state, const ChurnStats& st,
-                 const Census& census) {
+void SetCounters(benchmark::State& state, const Measured& m) {
+  const ChurnStats& st = m.stats;
+  const Census& census = m.census;
   const double done = static_cast<double>(st.completed);
   const double tw = static_cast<double>(census.server + census.client);
   const ErrorCounts& e = st.errors;
@@ -75,11 +122,22 @@ void SetCounters(benchmark::State& state, const ChurnStats& st,
   c["lat_max_us"] = Us(st.latency.max_ns());
   c["server_port"] = st.server_port;
   c["client_ports"] = static_cast<double>(st.client_ports_distinct);
+  c["connected"] = static_cast<double>(st.connected);
+  c["server_forced_closes"] = static_cast<double>(st.server_forced_closes);
+  c["census_settled"] = census.settled ? 1 : 0;
+  c["isolated"] = m.isolated ? 1 : 0;
+  c["tcpext_tw"] = static_cast<double>(m.tcpext.tw);
+  c["tcpext_tw_recycled"] = static_cast<double>(m.tcpext.tw_recycled);
+  c["tcpext_tw_killed"] = static_cast<double>(m.tcpext.tw_killed);
+  c["tcpext_tw_overflow"] = static_cast<double>(m.tcpext.tw_overflow);
+  c["tcpext_listen_overflows"] = static_cast<double>(m.tcpext.listen_overflows);
+  c["tcpext_listen_drops"] = static_cast<double>(m.tcpext.listen_drops);
 }
 
 std::string Label(const ChurnStats& st) {
   std::string label = "rebind=";
   label += st.rebind.bound ? "bound" : uv_err_name(st.rebind.error);
+  if (!st.rebind.blockers.empty()) label += "(" + st.rebind.blockers + ")";
   if (g_interrupted.load()) {
     label += ",interrupted";
   } else if (st.hit_time_limit) {
@@ -96,19 +154,17 @@ void BM_Churn(benchmark::State& state, const Scenario& s) {
     }
     // The engine times the churn itself (`seconds`); Google Benchmark's
     // real time also holds thread start-up and the census.
-    ChurnStats st = RunChurn(s, &g_interrupted);
+    const Measured m = Measure(s);
+    const ChurnStats& st = m.stats;
     if (!st.fatal.empty()) {
       state.SkipWithError(("cannot run: " + st.fatal).c_str());
       break;
     }
-    Census census;
-    try {
-      census = CountTimeWait(s, st.server_port);
-    } catch (const std::exception& ex) {
-      state.SkipWithError((std::string("socket census: ") + ex.what()).c_str());
+    if (!m.error.empty()) {
+      state.SkipWithError(m.error.c_str());
       break;
     }
-    SetCounters(state, st, census);
+    SetCounters(state, m);
     state.SetLabel(Label(st));
     if (!st.errors.Summary().empty()) {
       spdlog::info("{}: {}", SettingsName(s), st.errors.Summary());

@@ -16,6 +16,9 @@ namespace twbench {
 // still written.
 extern std::atomic<bool> g_interrupted;
 
+// Whether each run gets a fresh network namespace (set before running).
+extern bool g_isolate;
+
 // Registers BM_Churn/<settings> for each scenario (one iteration each, real
 // time) and returns the scenarios by registered name, for the CSV columns.
 std::map<std::string, Scenario> RegisterChurnBenchmarks(

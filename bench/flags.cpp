@@ -53,6 +53,10 @@ void Describe(CLI::App& app, Flags& f) {
       ->check(CLI::Range(0.001, 3600.0));
   app.add_option("--backlog", f.backlog, "listen(2) backlog")
       ->check(CLI::Range(1, 1 << 20));
+  app.add_option("--isolate", f.isolate,
+                 "a fresh network namespace per run: auto (when permitted), "
+                 "on (required), off (host namespace)")
+      ->check(CLI::IsMember({"auto", "on", "off"}));
   app.add_option("--csv", f.csv, "write result rows to this CSV file");
   app.add_option("--log_level", f.log_level,
                  "trace, debug, info, warn, error, critical or off (also "

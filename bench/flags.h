@@ -22,7 +22,8 @@ struct Flags {
   double time_limit_s = 30;
   double connection_timeout_s = 5;
   int backlog = 4096;
-  std::string csv;  // empty: no CSV
+  std::string isolate = "auto";  // auto, on, off: a network namespace per run
+  std::string csv;               // empty: no CSV
   std::string log_level = "warn";
 };
 

@@ -16,6 +16,7 @@
 #include "spdlog/sinks/stdout_color_sinks.h"
 #include "spdlog/spdlog.h"
 #include "twbench/csv_reporter.h"
+#include "twbench/netns.h"
 #include "twbench/run_context.h"
 
 namespace {
@@ -103,6 +104,21 @@ int main(int argc, char** argv) {
       std::cerr << "twbench: --csv: cannot open " << flags.csv << " for "
                 << "writing: " << std::strerror(errno) << "\n";
       return 2;
+    }
+  }
+  if (flags.isolate != "off") {
+    if (twbench::CanCreateNetns()) {
+      twbench::g_isolate = true;
+    } else if (flags.isolate == "on") {
+      std::cerr << "twbench: --isolate=on needs a network namespace per run, "
+                << "and this process cannot make one: " << twbench::WhyNoNetns()
+                << "\n";
+      return 2;
+    } else {
+      std::cerr << "twbench: no network namespace per run ("
+                << twbench::WhyNoNetns() << "); running in the host "
+                << "namespace, counts filtered by each run's ports, "
+                << "isolated=0 in every row\n";
     }
   }
   const auto by_name = twbench::RegisterChurnBenchmarks(twbench::Matrix(flags));

@@ -5,6 +5,8 @@
 #include "twbench/churn.h"
 
 #include <arpa/inet.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <uv.h>
 
@@ -16,12 +18,14 @@
 
 #include "spdlog/spdlog.h"
 #include "twbench/listener.h"
+#include "twbench/socket_census.h"
 
 namespace twbench {
 namespace {
 
 constexpr std::size_t kScratchSize = 64 * 1024;
-constexpr std::uint64_t kSweepMs = 10;  // deadline check period
+constexpr std::uint64_t kSweepMs = 10;    // deadline check period
+constexpr std::uint64_t kDrainMs = 1000;  // server's wait for last EOFs
 
 std::uint64_t NowNs() { return uv_hrtime(); }
 std::uint64_t SecondsToNs(double s) {
@@ -36,6 +40,26 @@ void CloseLoopOrDie(uv_loop_t* loop, const char* which) {
   spdlog::critical("{} loop not clean at close: {}", which, uv_err_name(rc));
   uv_print_all_handles(loop, stderr);
   std::abort();
+}
+
+// Which sockets still hold the port when a rebind fails, by TCP state
+// ("TIME_WAIT=500", "LAST_ACK=1"): the why of an EADDRINUSE.
+std::string Blockers(std::uint16_t port) {
+  CensusQuery q;
+  q.local_port = port;
+  std::string out;
+  try {
+    TcpStateCounts c = CountTcpSockets(q);
+    for (int i = 1; i <= kTcpStateMax; ++i) {
+      if (c.by_state[i] == 0) continue;
+      if (!out.empty()) out += ' ';
+      out += ToString(static_cast<TcpState>(i));
+      out += '=' + std::to_string(c.by_state[i]);
+    }
+  } catch (const std::exception& e) {
+    out = std::string("census failed: ") + e.what();
+  }
+  return out;
 }
 
 // Intrusive doubly-linked list: O(1) unlink of a connection from the middle.
@@ -67,8 +91,9 @@ struct ServerConn {
   uv_tcp_t tcp;
   uv_write_t write_req;
   Server* server = nullptr;
-  std::uint64_t echoed = 0;   // bytes written back
-  std::vector<char> pending;  // echo bytes waiting for a uv_write
+  std::uint64_t echoed = 0;             // bytes written back
+  std::vector<char> pending;            // echo bytes waiting for a uv_write
+  std::uint64_t abort_deadline_ns = 0;  // closer=rst: latest time to abort
   bool closing = false;
   ServerConn* prev = nullptr;
   ServerConn* next = nullptr;
@@ -83,18 +108,33 @@ class Server {
     if (int rc = uv_loop_init(&loop_); rc != 0) return rc;
     loop_.data = this;
     uv_async_init(&loop_, &stop_async_, OnStopAsync);
+    uv_timer_init(&loop_, &drain_);
+    drain_.data = this;
+    uv_timer_init(&loop_, &ack_poll_);
+    ack_poll_.data = this;
     stop_async_.data = this;
     uv_tcp_init(&loop_, &listener_);
     listener_.data = this;
     if (int rc = uv_tcp_open(&listener_, listener.get()); rc != 0) return rc;
-    listener.release();                // libuv owns the fd now
+    listener.release();  // libuv owns the fd now
+    // What the kernel has on the live socket, not what was asked for.
+    uv_os_fd_t fd;
+    if (uv_fileno(reinterpret_cast<uv_handle_t*>(&listener_), &fd) == 0) {
+      stats_->listener_reuseaddr = GetIntSockopt(fd, SOL_SOCKET, SO_REUSEADDR);
+      stats_->listener_reuseport = GetIntSockopt(fd, SOL_SOCKET, SO_REUSEPORT);
+    }
     if (!s_.server_accepts) return 0;  // listen(2) done; nobody accepts
     return uv_listen(reinterpret_cast<uv_stream_t*>(&listener_), s_.backlog,
                      OnConnection);
   }
   void Run() { uv_run(&loop_, UV_RUN_DEFAULT); }
   // Thread-safe: asks the server loop to close everything and rebind.
-  void RequestStop() { uv_async_send(&stop_async_); }
+  // `client_connected`: connections the client saw established, which the
+  // server accepts before it closes its listener.
+  void RequestStop(std::uint64_t client_connected) {
+    expected_accepts_.store(client_connected);
+    uv_async_send(&stop_async_);
+  }
   void CloseLoop() { CloseLoopOrDie(&loop_, "server"); }
 
  private:
@@ -120,6 +160,7 @@ class Server {
       return;
     }
     ++stats_->accepted;
+    MaybeCloseListener();
     // Nothing to echo: the server closer closes at once; a client closer is
     // awaited (EOF) so the server end closes second.
     if (s_.payload == 0 && s_.closer != Closer::kClient) {
@@ -202,9 +243,42 @@ class Server {
   }
 
   void AfterEcho(ServerConn* c) {
-    if (c->echoed >= s_.payload && s_.closer != Closer::kClient) {
-      Close(c, s_.closer == Closer::kRst);
+    if (c->echoed < s_.payload || s_.closer == Closer::kClient) return;
+    if (s_.closer == Closer::kRst && Unacked(c) > 0) {
+      // An abort discards the send queue: wait until the peer has every
+      // byte of the echo, so the RST ends the exchange instead of cutting it.
+      c->abort_deadline_ns = NowNs() + SecondsToNs(s_.connection_timeout_s);
+      awaiting_ack_.push_back(c);
+      if (!uv_is_active(reinterpret_cast<uv_handle_t*>(&ack_poll_))) {
+        uv_timer_start(&ack_poll_, OnAckPoll, 1, 1);
+      }
+      return;
     }
+    Close(c, s_.closer == Closer::kRst);
+  }
+
+  // Bytes sent but not yet acknowledged by the peer (SIOCOUTQ).
+  static int Unacked(ServerConn* c) {
+    uv_os_fd_t fd;
+    int outq = 0;
+    if (uv_fileno(reinterpret_cast<uv_handle_t*>(&c->tcp), &fd) != 0 ||
+        ioctl(fd, SIOCOUTQ, &outq) != 0) {
+      return 0;
+    }
+    return outq;
+  }
+
+  static void OnAckPoll(uv_timer_t* t) {
+    auto* self = static_cast<Server*>(t->data);
+    auto& waiting = self->awaiting_ack_;
+    const std::uint64_t now = NowNs();
+    std::erase_if(waiting, [self, now](ServerConn* c) {
+      if (c->closing) return true;
+      if (Unacked(c) > 0 && now < c->abort_deadline_ns) return false;
+      self->Close(c, true);
+      return true;
+    });
+    if (waiting.empty()) uv_timer_stop(t);
   }
 
   void Close(ServerConn* c, bool rst) {
@@ -225,6 +299,7 @@ class Server {
     auto* c = static_cast<ServerConn*>(h->data);
     Server* self = c->server;
     self->open_.Unlink(c);
+    std::erase(self->awaiting_ack_, c);  // closed by another path meanwhile
     delete c;
     self->MaybeRebind();
   }
@@ -233,12 +308,39 @@ class Server {
     static_cast<Server*>(a->data)->Stop();
   }
 
-  // The client is done: close what is left, then the listener; the rebind
-  // follows once every socket on the port is closed.
+  // The client is done. Connections it made but the server has not yet
+  // accepted are accepted first: closing a listener resets its accept queue,
+  // and that RST would kill the client's TIME_WAIT. Then the listener closes;
+  // open connections close on their EOF. The drain timer bounds both waits.
+  // The rebind follows once every socket on the port is closed.
   void Stop() {
     uv_close(reinterpret_cast<uv_handle_t*>(&stop_async_), nullptr);
-    for (ServerConn* c = open_.head; c != nullptr; c = c->next) Close(c, false);
+    stopping_ = true;
+    uv_timer_start(&drain_, OnDrainTimeout, kDrainMs, 0);
+    MaybeCloseListener();
+  }
+
+  void MaybeCloseListener() {
+    if (!stopping_ || listener_closing_) return;
+    if (s_.server_accepts && stats_->accepted < expected_accepts_.load()) {
+      return;
+    }
+    listener_closing_ = true;
     uv_close(reinterpret_cast<uv_handle_t*>(&listener_), OnListenerClosed);
+  }
+
+  static void OnDrainTimeout(uv_timer_t* t) {
+    auto* self = static_cast<Server*>(t->data);
+    if (!self->listener_closing_) {
+      self->listener_closing_ = true;
+      uv_close(reinterpret_cast<uv_handle_t*>(&self->listener_),
+               OnListenerClosed);
+    }
+    for (ServerConn* c = self->open_.head; c != nullptr; c = c->next) {
+      if (c->closing) continue;
+      ++self->stats_->server_forced_closes;
+      self->Close(c, false);
+    }
   }
 
   static void OnListenerClosed(uv_handle_t* h) {
@@ -252,6 +354,8 @@ class Server {
   void MaybeRebind() {
     if (!listener_closed_ || open_.size != 0 || rebind_done_) return;
     rebind_done_ = true;
+    uv_close(reinterpret_cast<uv_handle_t*>(&drain_), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&ack_poll_), nullptr);
     if (!s_.rebind_after) return;
     ListenerOptions o{s_.family,    stats_->server_port, s_.reuseaddr,
                       s_.reuseport, s_.backlog,          true};
@@ -261,7 +365,9 @@ class Server {
     rb.bound = r.fd.valid();
     rb.error = r.error;
     rb.failed_step = r.failed_step;
-    if (!rb.bound) stats_->errors.Add(r.failed_step, r.error);
+    if (rb.bound) return;
+    stats_->errors.Add(r.failed_step, r.error);
+    rb.blockers = Blockers(stats_->server_port);
   }
 
   const Scenario& s_;
@@ -269,8 +375,14 @@ class Server {
   uv_loop_t loop_{};
   uv_tcp_t listener_{};
   uv_async_t stop_async_{};
+  uv_timer_t drain_{};
+  uv_timer_t ack_poll_{};  // closer=rst: polls SIOCOUTQ of awaiting_ack_
+  std::vector<ServerConn*> awaiting_ack_;
   List<ServerConn> open_;
   bool listener_closed_ = false;
+  bool listener_closing_ = false;
+  bool stopping_ = false;
+  std::atomic<std::uint64_t> expected_accepts_{0};
   bool rebind_done_ = false;
   std::unique_ptr<char[]> scratch_ = std::make_unique<char[]>(kScratchSize);
 };
@@ -336,6 +448,7 @@ class Client {
 
   void Start(ClientConn* c) {
     if (Stopping() || stats_->attempted >= s_.connections) {
+      if (Stopping()) stats_->hit_time_limit = true;
       GoIdle(c);
       return;
     }
@@ -371,6 +484,7 @@ class Client {
       // An RST can beat the connect callback: the server accepted and
       // aborted before this loop saw the handshake finish.
       if (status == UV_ECONNRESET && s_.closer == Closer::kRst) {
+        ++stats_->connected;
         ++stats_->resets;
         Complete(c);
         return;
@@ -378,6 +492,7 @@ class Client {
       Fail(c, Step::kConnect, status);
       return;
     }
+    ++stats_->connected;
     NotePort(c);
     if (s_.payload == 0 && s_.closer == Closer::kClient) {
       Complete(c);
@@ -569,12 +684,13 @@ ChurnStats RunChurn(const Scenario& s, const std::atomic<bool>* stop) {
   std::thread server_thread([&server] { server.Run(); });
   std::thread client_thread([&client] { client.Run(); });
   client_thread.join();
-  server.RequestStop();
+  server.RequestStop(client_stats.connected);
   server_thread.join();
   client.CloseLoop();
   server.CloseLoop();
 
   stats.attempted = client_stats.attempted;
+  stats.connected = client_stats.connected;
   stats.completed = client_stats.completed;
   stats.resets = client_stats.resets;
   stats.unfinished = client_stats.unfinished;

@@ -79,15 +79,17 @@ std::string RealTimeSeconds(const Run& run) {
                    static_cast<double>(run.iterations));
 }
 
-void AppendContext(const RunContext& context, std::vector<std::string>& cells) {
+void AppendContext(const RunContext& context, const Run& run,
+                   std::vector<std::string>& cells) {
   cells.push_back(context.kernel);
   cells.push_back(context.libuv_version);
   cells.push_back(context.git_commit);
   cells.push_back(context.host);
   cells.push_back(context.utc);
-  // Runs share the host network namespace until namespaces land, so counts
-  // may include other traffic on the same ports.
-  cells.emplace_back("0");
+  // Isolation is decided per run (a namespace may fail to be made), so it
+  // comes from the run's own "isolated" counter; empty when not reported.
+  const auto it = run.counters.find("isolated");
+  cells.push_back(it == run.counters.end() ? "" : Flag(it->second.value != 0));
 }
 
 void WriteLine(std::ostream& out, const std::vector<std::string>& cells) {
@@ -101,17 +103,45 @@ void WriteLine(std::ostream& out, const std::vector<std::string>& cells) {
 }  // namespace
 
 const std::vector<std::string>& CounterColumns() {
-  static const std::vector<std::string> columns = {
-      "connections",      "attempted",        "accepted",
-      "seconds",          "conn_per_s",       "time_wait",
-      "time_wait_server", "time_wait_client", "time_wait_per_conn",
-      "rebind_ok",        "bind_failures",    "eaddrinuse",
-      "eaddrnotavail",    "econnrefused",     "econnreset",
-      "etimedout",        "emfile",           "connect_errors",
-      "accept_errors",    "read_errors",      "write_errors",
-      "errors_total",     "resets",           "unfinished",
-      "lat_p50_us",       "lat_p90_us",       "lat_p99_us",
-      "lat_max_us",       "server_port",      "client_ports"};
+  static const std::vector<std::string> columns = {"connections",
+                                                   "attempted",
+                                                   "accepted",
+                                                   "seconds",
+                                                   "conn_per_s",
+                                                   "time_wait",
+                                                   "time_wait_server",
+                                                   "time_wait_client",
+                                                   "time_wait_per_conn",
+                                                   "rebind_ok",
+                                                   "bind_failures",
+                                                   "eaddrinuse",
+                                                   "eaddrnotavail",
+                                                   "econnrefused",
+                                                   "econnreset",
+                                                   "etimedout",
+                                                   "emfile",
+                                                   "connect_errors",
+                                                   "accept_errors",
+                                                   "read_errors",
+                                                   "write_errors",
+                                                   "errors_total",
+                                                   "resets",
+                                                   "unfinished",
+                                                   "lat_p50_us",
+                                                   "lat_p90_us",
+                                                   "lat_p99_us",
+                                                   "lat_max_us",
+                                                   "server_port",
+                                                   "client_ports",
+                                                   "connected",
+                                                   "server_forced_closes",
+                                                   "census_settled",
+                                                   "tcpext_tw",
+                                                   "tcpext_tw_recycled",
+                                                   "tcpext_tw_killed",
+                                                   "tcpext_tw_overflow",
+                                                   "tcpext_listen_overflows",
+                                                   "tcpext_listen_drops"};
   return columns;
 }
 
@@ -182,7 +212,7 @@ void CsvWriter::WriteRow(const Run& run) {
     cells.push_back(it == run.counters.end() ? "" : CsvNumber(it->second));
   }
   cells.push_back(RealTimeSeconds(run));
-  AppendContext(context_, cells);
+  AppendContext(context_, run, cells);
   WriteLine(out_, cells);
   out_.flush();
 }

@@ -13,11 +13,13 @@
 
 #include <array>
 #include <cerrno>
+#include <chrono>
 #include <cstddef>
 #include <cstring>
 #include <numeric>
 #include <string>
 #include <system_error>
+#include <thread>
 #include <vector>
 
 namespace twbench {
@@ -304,6 +306,41 @@ TcpStateCounts CountTcpSockets(const CensusQuery& query) {
     ++seq;
   }
   return counts;
+}
+
+}  // namespace twbench
+
+namespace twbench {
+
+SettledCounts CountTcpSocketsSettled(const CensusQuery& query,
+                                     double timeout_s) {
+  using Clock = std::chrono::steady_clock;
+  const auto start = Clock::now();
+  const auto deadline = start + std::chrono::duration_cast<Clock::duration>(
+                                    std::chrono::duration<double>(timeout_s));
+  CensusQuery all = query;
+  all.states = query.states | kClosingStates;
+  SettledCounts out;
+  TcpStateCounts previous = CountTcpSockets(all);
+  for (;;) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    TcpStateCounts now = CountTcpSockets(all);
+    std::uint64_t closing = 0;
+    for (int s = 1; s <= kTcpStateMax; ++s) {
+      if (kClosingStates & (1u << s)) closing += now.by_state[s];
+    }
+    const bool done = closing == 0 && now.by_state == previous.by_state;
+    if (done || Clock::now() >= deadline) {
+      out.settled = done;
+      for (int s = 1; s <= kTcpStateMax; ++s) {
+        if (query.states & (1u << s)) out.counts.by_state[s] = now.by_state[s];
+      }
+      break;
+    }
+    previous = now;
+  }
+  out.waited_s = std::chrono::duration<double>(Clock::now() - start).count();
+  return out;
 }
 
 }  // namespace twbench

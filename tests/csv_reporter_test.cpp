@@ -29,11 +29,14 @@ constexpr const char* kHeader =
     "etimedout,emfile,connect_errors,accept_errors,read_errors,write_errors,"
     "errors_total,resets,unfinished,lat_p50_us,lat_p90_us,lat_p99_us,"
     "lat_max_us,server_port,client_ports,"
+    "connected,server_forced_closes,census_settled,tcpext_tw,"
+    "tcpext_tw_recycled,tcpext_tw_killed,tcpext_tw_overflow,"
+    "tcpext_listen_overflows,tcpext_listen_drops,"
     "real_time_s,"
     "kernel,libuv_version,git_commit,host,utc,isolated";
 
 constexpr const char* kContextCells =
-    "6.18.0-test,1.44.2,abc123def456,box,2026-11-23T19:22:21Z,0";
+    "6.18.0-test,1.44.2,abc123def456,box,2026-11-23T19:22:21Z,";
 
 constexpr const char* kScenarioName = "BM_Churn/reuseaddr:1/closer:client";
 
@@ -110,7 +113,7 @@ TEST(CsvColumnsTest, HeaderOrderIsFixed) {
     joined += (joined.empty() ? "" : ",") + column;
   }
   EXPECT_EQ(joined, kHeader);
-  EXPECT_EQ(CounterColumns().size(), 30u);
+  EXPECT_EQ(CounterColumns().size(), 39u);
 }
 
 TEST(CsvFieldTest, QuotesOnlyWhenNeeded) {
@@ -168,8 +171,17 @@ TEST_F(CsvWriterTest, IterationRowCarriesSettingsCountersAndContext) {
                         "10000,10000,9999,1.25,8000,10000,0,10000,1,1,"
                         "0,0,0,0,0,0,0,0,0,0,0,0,0,0,"
                         "45.5,80.25,0.125,1000,40000,10000,"
+                        ",,,,,,,,,"
                         "1.25,") +
                 kContextCells + "\n");
+}
+
+TEST_F(CsvWriterTest, IsolatedComesFromTheRunsCounter) {
+  BenchRun run = IterationRun();
+  run.counters["isolated"] = 1;
+  writer_.WriteRow(run);
+  const std::string row = out_.str();
+  EXPECT_EQ(row.substr(row.size() - 3), ",1\n") << row;
 }
 
 TEST_F(CsvWriterTest, RealTimeIsPerIteration) {
@@ -178,7 +190,8 @@ TEST_F(CsvWriterTest, RealTimeIsPerIteration) {
   run.real_accumulated_time = 1.0;
   writer_.WriteRow(run);
   const std::string row = out_.str();
-  EXPECT_NE(row.find(",10000,0.25,6.18.0-test,"), std::string::npos) << row;
+  EXPECT_NE(row.find(",10000,,,,,,,,,,0.25,6.18.0-test,"), std::string::npos)
+      << row;
 }
 
 TEST_F(CsvWriterTest, ErroredRunHasEmptyCountersAndQuotedFields) {
@@ -196,7 +209,7 @@ TEST_F(CsvWriterTest, ErroredRunHasEmptyCountersAndQuotedFields) {
                         "\"listen: \"\"EADDRINUSE\"\", port 80\","
                         "\"two\nlines\",") +
                 std::string(8, ',') +   // settings: scenario unknown
-                std::string(30, ',') +  // counters: none on an error
+                std::string(39, ',') +  // counters: none on an error
                 "," +                   // real_time_s: none on an error
                 kContextCells + "\n");
 }
@@ -211,7 +224,8 @@ TEST_F(CsvWriterTest, LookupMissLeavesSettingsEmptyButKeepsCounters) {
   writer_.WriteRow(run);
   EXPECT_EQ(out_.str(), std::string("BM_Unknown,iteration,,1,3,,,") +
                             std::string(8, ',') + "5" + std::string(29, ',') +
-                            "5,1.25," + kContextCells + "\n");
+                            "5," + std::string(9, ',') + "1.25," +
+                            kContextCells + "\n");
 }
 
 TEST_F(CsvWriterTest, AggregateRowsHaveNoRepetitionIndex) {
@@ -245,9 +259,9 @@ TEST_F(CsvWriterTest, AggregateRowsHaveNoRepetitionIndex) {
   EXPECT_EQ(Lines(out_.str()),
             (std::vector<std::string>{
                 prefix + "mean,,3,,," + settings + ",,,,8123.456" +
-                    std::string(25, ',') + ",0.25," + kContextCells,
+                    std::string(34, ',') + ",0.25," + kContextCells,
                 prefix + "cv,,3,,," + settings + ",,,,0.015" +
-                    std::string(25, ',') + ",0.05," + kContextCells}));
+                    std::string(34, ',') + ",0.05," + kContextCells}));
 }
 
 TEST_F(CsvWriterTest, SkipsComplexityRows) {
@@ -341,7 +355,7 @@ TEST_F(CsvWriterTest, RealBenchmarkRunThroughTee) {
   const std::string name =
       "BM_Churn/reuseaddr:1/closer:client/iterations:2/repeats:3/manual_time";
   const std::string settings = "1,0,client,64,128,ipv6,10000,2.5,";
-  const std::string counters_tail = std::string(29, ',');
+  const std::string counters_tail = std::string(38, ',');
   auto row = [&](const std::string& identity, const std::string& connections,
                  const std::string& real_time) {
     return name + "," + identity + ",3,,," + settings + connections +

@@ -27,6 +27,8 @@
 #include <utility>
 #include <vector>
 
+#include "proc_net_tcp.h"
+#include "twbench/netns.h"
 #include "twbench/unique_fd.h"
 
 namespace twbench {
@@ -167,37 +169,7 @@ void CloseFirst(std::vector<Connection>& connections, bool server_first,
   for (auto& c : connections) (server_first ? c.client : c.server).reset();
 }
 
-// The reference: /proc/net/tcp and /proc/net/tcp6, parsed on their own, of
-// the calling thread's namespace (/proc/net is the main thread's).
-// A line: "sl: LOCALADDR:PORT REMADDR:PORT ST ...", ports and state in hex.
-void CountProcFile(const char* path, const CensusQuery& query,
-                   TcpStateCounts& counts) {
-  std::ifstream file(path);
-  ASSERT_TRUE(file) << path;
-  std::string line;
-  std::getline(file, line);  // the header
-  while (std::getline(file, line)) {
-    std::istringstream fields(line);
-    std::string slot, local, remote, state;
-    ASSERT_TRUE(fields >> slot >> local >> remote >> state) << line;
-    const auto port_of = [](const std::string& address) {
-      return static_cast<std::uint16_t>(
-          std::stoul(address.substr(address.rfind(':') + 1), nullptr, 16));
-    };
-    const unsigned st = std::stoul(state, nullptr, 16);
-    if (query.local_port && port_of(local) != *query.local_port) continue;
-    if (query.remote_port && port_of(remote) != *query.remote_port) continue;
-    if (st > kTcpStateMax || (query.states & (1u << st)) == 0) continue;
-    ++counts.by_state[st];
-  }
-}
-
-TcpStateCounts CountFromProc(const CensusQuery& query) {
-  TcpStateCounts counts;
-  if (query.ipv4) CountProcFile("/proc/thread-self/net/tcp", query, counts);
-  if (query.ipv6) CountProcFile("/proc/thread-self/net/tcp6", query, counts);
-  return counts;
-}
+using ::twbench::testing::CountFromProc;
 
 void ExpectSameCounts(const TcpStateCounts& census,
                       const TcpStateCounts& proc) {
@@ -354,27 +326,9 @@ TEST(SocketCensusTest, BothPortsMustMatch) {
 // runs in a network namespace of its own, on a thread of its own (namespaces
 // are per thread), where the census and the reference must agree exactly.
 void RunInPrivateNetns(const std::function<void()>& body) {
-  std::string skip_reason;
-  std::thread worker([&] {
-    if (unshare(CLONE_NEWNET) < 0) {
-      skip_reason = std::string("unshare(CLONE_NEWNET): ") + strerror(errno);
-      return;
-    }
-    try {
-      const UniqueFd fd(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
-      if (!fd) Die("socket");
-      ifreq ifr{};
-      std::strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
-      if (ioctl(fd.get(), SIOCGIFFLAGS, &ifr) < 0) Die("ioctl(SIOCGIFFLAGS)");
-      ifr.ifr_flags = static_cast<short>(ifr.ifr_flags | IFF_UP);
-      if (ioctl(fd.get(), SIOCSIFFLAGS, &ifr) < 0) Die("ioctl(SIOCSIFFLAGS)");
-      body();
-    } catch (const std::exception& e) {
-      ADD_FAILURE() << e.what();
-    }
-  });
-  worker.join();
-  if (!skip_reason.empty()) GTEST_SKIP() << skip_reason;
+  if (std::optional<std::string> why = RunInFreshNetns(body)) {
+    GTEST_SKIP() << "needs a network namespace: " << *why;
+  }
 }
 
 struct Churned {

@@ -69,23 +69,34 @@ struct RebindResult {
   bool bound = false;  // bind() and listen() both succeeded
   Step failed_step = Step::kBind;
   int error = 0;  // libuv error code of the failure, 0 when bound
+  // On failure: the sockets on the port by state, e.g. "TIME_WAIT=500".
+  std::string blockers;
 };
 
 struct ChurnStats {
   std::uint64_t attempted = 0;  // connections the client started
   std::uint64_t completed = 0;  // connections that ended as the closer meant
+  std::uint64_t connected = 0;  // connections the client saw established
   std::uint64_t accepted = 0;   // connections the server accepted
   // closer=rst: connections the client saw end with ECONNRESET (expected,
   // counted in `completed`, not in `errors`).
   std::uint64_t resets = 0;
   // Connections still in flight when the run's time limit struck.
   std::uint64_t unfinished = 0;
+  // Server connections still open 1 s after the client finished, closed by
+  // the server then (their peer had not closed).
+  std::uint64_t server_forced_closes = 0;
   double seconds = 0;  // wall time of the churn, first connect to last close
   bool hit_time_limit = false;
   ErrorCounts errors;
   LatencyHistogram latency;  // connect start to close, completed only
   std::uint16_t server_port = 0;
-  std::uint64_t client_ports_distinct = 0;  // distinct local ports the client used
+  // SO_REUSEADDR / SO_REUSEPORT read back with getsockopt from the live
+  // listener after libuv took it over (-1: could not be read).
+  int listener_reuseaddr = -1;
+  int listener_reuseport = -1;
+  std::uint64_t client_ports_distinct =
+      0;  // distinct local ports the client used
   RebindResult rebind;
   // Non-empty when the run could not go on (e.g. the listener setup failed).
   std::string fatal;

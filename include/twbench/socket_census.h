@@ -59,3 +59,28 @@ inline constexpr std::uint32_t StateBit(TcpState s) {
 TcpStateCounts CountTcpSockets(const CensusQuery& query);
 
 }  // namespace twbench
+
+namespace twbench {
+
+// The states a socket passes through between close() and TIME_WAIT/CLOSED.
+inline constexpr std::uint32_t kClosingStates =
+    StateBit(TcpState::kFinWait1) | StateBit(TcpState::kFinWait2) |
+    StateBit(TcpState::kClosing) | StateBit(TcpState::kLastAck) |
+    StateBit(TcpState::kCloseWait);
+
+struct SettledCounts {
+  TcpStateCounts counts;  // of the query's states, after settling
+  bool settled = false;   // false: the timeout struck first
+  double waited_s = 0;
+};
+
+// Counts once the run is over in the kernel too: right after a run, FINs and
+// ACKs still in flight on loopback (softirq work may be deferred to
+// ksoftirqd) move sockets between states, and a dump that walks the table
+// while a socket turns into TIME_WAIT can miss it. Polls (1 ms apart, at most
+// `timeout_s`) until no matching socket is in a closing state and two dumps
+// in a row agree.
+SettledCounts CountTcpSocketsSettled(const CensusQuery& query,
+                                     double timeout_s);
+
+}  // namespace twbench

@@ -1,0 +1,80 @@
+// The twbench binary's command line: bad input names the setting and what
+// it accepts and exits 2; --help lists every setting and exits 0.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <string>
+
+namespace {
+
+struct Outcome {
+  int status = -1;
+  std::string output;  // stdout and stderr
+};
+
+Outcome RunTwbench(const std::string& args) {
+  const std::string cmd = std::string(TWBENCH_BINARY) + " " + args + " 2>&1";
+  Outcome o;
+  FILE* p = popen(cmd.c_str(), "r");
+  if (p == nullptr) return o;
+  std::array<char, 4096> buf;
+  std::size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0)
+    o.output.append(buf.data(), n);
+  int raw = pclose(p);
+  o.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+  return o;
+}
+
+TEST(CliTest, UnknownCloserNamesTheSettingAndItsChoices) {
+  Outcome o = RunTwbench("--closer=foo");
+  EXPECT_EQ(o.status, 2) << o.output;
+  EXPECT_NE(o.output.find("--closer"), std::string::npos) << o.output;
+  EXPECT_NE(o.output.find("client"), std::string::npos) << o.output;
+  EXPECT_NE(o.output.find("rst"), std::string::npos) << o.output;
+}
+
+TEST(CliTest, ZeroConcurrencyIsOutOfRange) {
+  Outcome o = RunTwbench("--concurrency=0");
+  EXPECT_EQ(o.status, 2) << o.output;
+  EXPECT_NE(o.output.find("--concurrency"), std::string::npos) << o.output;
+  EXPECT_NE(o.output.find("10000"), std::string::npos) << o.output;
+}
+
+TEST(CliTest, MalformedNumberIsRefused) {
+  for (const char* arg : {"--connections=12x", "--payload=-1",
+                          "--time_limit=abc", "--concurrency=1,x"}) {
+    Outcome o = RunTwbench(arg);
+    EXPECT_EQ(o.status, 2) << arg << ": " << o.output;
+    const std::string name =
+        std::string(arg).substr(0, std::string(arg).find('='));
+    EXPECT_NE(o.output.find(name), std::string::npos) << o.output;
+  }
+}
+
+TEST(CliTest, UnknownFlagIsRefused) {
+  Outcome o = RunTwbench("--no_such_setting=1");
+  EXPECT_EQ(o.status, 2) << o.output;
+  EXPECT_NE(o.output.find("no_such_setting"), std::string::npos) << o.output;
+}
+
+TEST(CliTest, FilterMatchingNothingIsAnError) {
+  Outcome o = RunTwbench("--benchmark_filter=no_such_benchmark");
+  EXPECT_EQ(o.status, 2) << o.output;
+}
+
+TEST(CliTest, HelpListsEverySettingAndExitsZero) {
+  Outcome o = RunTwbench("--help");
+  EXPECT_EQ(o.status, 0) << o.output;
+  for (const char* flag :
+       {"--reuseaddr", "--reuseport", "--closer", "--concurrency", "--payload",
+        "--family", "--connections", "--time_limit", "--connection_timeout",
+        "--backlog", "--csv", "--log_level", "--benchmark_filter",
+        "--benchmark_repetitions"}) {
+    EXPECT_NE(o.output.find(flag), std::string::npos) << flag;
+  }
+}
+
+}  // namespace
