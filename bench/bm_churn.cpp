@@ -10,6 +10,7 @@
 #include "twbench/kernel_counters.h"
 #include "twbench/netns.h"
 #include "twbench/socket_census.h"
+#include "twbench/sysctl.h"
 
 namespace twbench {
 
@@ -50,12 +51,24 @@ struct Measured {
   ChurnStats stats;
   Census census;
   TcpExtCounters tcpext;  // deltas over the run
+  TcpKnobValues knobs;    // in force during the run, read back
   bool isolated = false;
   std::string error;  // census or counters failed
 };
 
+bool AnyKnobSet(const TcpKnobs& k) {
+  return k.tw_reuse || k.tw_reuse_delay_ms || k.port_range || k.max_tw_buckets;
+}
+
 void MeasureHere(const Scenario& s, Measured& m) {
   try {
+    // Knobs are set in the run's own namespace, then read back: the row
+    // carries what was in force, set or default.
+    if (std::string why = ApplyTcpKnobs(s.knobs); !why.empty()) {
+      m.error = "kernel knob: " + why;
+      return;
+    }
+    m.knobs = ReadTcpKnobs();
     const TcpExtCounters before = ReadTcpExt();
     m.stats = RunChurn(s, &g_interrupted);
     if (!m.stats.fatal.empty()) return;
@@ -68,6 +81,13 @@ void MeasureHere(const Scenario& s, Measured& m) {
 
 Measured Measure(const Scenario& s) {
   Measured m;
+  if (!g_isolate && AnyKnobSet(s.knobs)) {
+    // Writing them in the host namespace would change the host for good.
+    m.error =
+        "kernel knobs are set per run in a network namespace of its "
+        "own; this run has none (--isolate=off or no privilege)";
+    return m;
+  }
   if (g_isolate) {
     std::optional<std::string> why =
         RunInFreshNetns([&s, &m] { MeasureHere(s, m); });
@@ -132,6 +152,12 @@ void SetCounters(benchmark::State& state, const Measured& m) {
   c["tcpext_tw_overflow"] = static_cast<double>(m.tcpext.tw_overflow);
   c["tcpext_listen_overflows"] = static_cast<double>(m.tcpext.listen_overflows);
   c["tcpext_listen_drops"] = static_cast<double>(m.tcpext.listen_drops);
+  c["tw_reuse"] = m.knobs.tw_reuse;
+  // -1: this kernel has no tcp_tw_reuse_delay (it came in Linux 6.14).
+  c["tw_reuse_delay_ms"] = m.knobs.tw_reuse_delay_ms.value_or(-1);
+  c["port_min"] = m.knobs.port_min;
+  c["port_max"] = m.knobs.port_max;
+  c["max_tw_buckets"] = m.knobs.max_tw_buckets;
 }
 
 std::string Label(const ChurnStats& st) {

@@ -6,9 +6,34 @@
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
+#include <optional>
+#include <sstream>
+#include <utility>
 
 namespace twbench {
 namespace {
+
+std::optional<std::pair<int, int>> ParsePortRange(const std::string& text) {
+  int lo = 0, hi = 0;
+  char dash = 0;
+  std::istringstream in(text);
+  if (!(in >> lo >> dash >> hi) || dash != '-' || !in.eof()) return {};
+  return std::make_pair(lo, hi);
+}
+
+CLI::Validator PortRangeValidator() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        auto range = ParsePortRange(text);
+        if (!range) return "'" + text + "' is not MIN-MAX (e.g. 40000-40999)";
+        if (range->first < 1 || range->second > 65535 ||
+            range->first > range->second) {
+          return "'" + text + "' needs 1 <= MIN <= MAX <= 65535";
+        }
+        return {};
+      },
+      "MIN-MAX");
+}
 
 // The one table of settings. Defaults come from the Flags struct, so the
 // help always shows what a run without the flag does.
@@ -40,6 +65,25 @@ void Describe(CLI::App& app, Flags& f) {
   app.add_option("--family", f.family, "ipv4 (127.0.0.1) or ipv6 (::1)")
       ->delimiter(',')
       ->check(CLI::IsMember({"ipv4", "ipv6"}));
+  app.add_option("--tw_reuse", f.tw_reuse,
+                 "net.ipv4.tcp_tw_reuse in the run's namespace: 0 off, 1 on, "
+                 "2 loopback only (default: the namespace's)")
+      ->delimiter(',')
+      ->check(CLI::IsMember({0, 1, 2}));
+  app.add_option("--tw_reuse_delay", f.tw_reuse_delay_ms,
+                 "net.ipv4.tcp_tw_reuse_delay, ms a TIME_WAIT must age "
+                 "before reuse")
+      ->delimiter(',')
+      ->check(CLI::Range(1, 3600000));
+  app.add_option("--port_range", f.port_range,
+                 "net.ipv4.ip_local_port_range as MIN-MAX, e.g. 40000-40999")
+      ->delimiter(',')
+      ->check(PortRangeValidator());
+  app.add_option("--max_tw_buckets", f.max_tw_buckets,
+                 "net.ipv4.tcp_max_tw_buckets: most TIME_WAIT sockets "
+                 "(0: none kept)")
+      ->delimiter(',')
+      ->check(CLI::Range(0, 1 << 30));
   app.add_option("--connections", f.connections,
                  "connections each run attempts (the same every run, so "
                  "counts compare)")
@@ -93,27 +137,55 @@ Flags ParseFlags(int argc, char** argv) {
   return flags;
 }
 
+namespace {
+
+// One entry per value of a knob; a single "unset" entry when the flag is
+// not given, so the knob stays out of the matrix and the name.
+template <typename T>
+std::vector<std::optional<T>> Dimension(const std::vector<T>& values) {
+  if (values.empty()) return {std::nullopt};
+  return {values.begin(), values.end()};
+}
+
+std::vector<TcpKnobs> KnobMatrix(const Flags& f) {
+  std::vector<std::optional<std::pair<int, int>>> ranges;
+  for (const std::string& r : f.port_range) ranges.push_back(ParsePortRange(r));
+  if (ranges.empty()) ranges.push_back(std::nullopt);
+  std::vector<TcpKnobs> out;
+  for (auto reuse : Dimension(f.tw_reuse))
+    for (auto delay : Dimension(f.tw_reuse_delay_ms))
+      for (auto range : ranges)
+        for (auto buckets : Dimension(f.max_tw_buckets)) {
+          out.push_back(TcpKnobs{reuse, delay, range, buckets});
+        }
+  return out;
+}
+
+}  // namespace
+
 std::vector<Scenario> Matrix(const Flags& f) {
   std::vector<Scenario> out;
-  for (const std::string& family : f.family)
-    for (int reuseport : f.reuseport)
-      for (const std::string& closer : f.closer)
-        for (std::uint64_t payload : f.payload)
-          for (int concurrency : f.concurrency)
-            for (int reuseaddr : f.reuseaddr) {
-              Scenario s;
-              s.reuseaddr = reuseaddr != 0;
-              s.reuseport = reuseport != 0;
-              s.closer = *ParseCloser(closer);
-              s.concurrency = concurrency;
-              s.payload = payload;
-              s.family = *ParseFamily(family);
-              s.connections = f.connections;
-              s.time_limit_s = f.time_limit_s;
-              s.connection_timeout_s = f.connection_timeout_s;
-              s.backlog = f.backlog;
-              out.push_back(s);
-            }
+  for (const TcpKnobs& knobs : KnobMatrix(f))
+    for (const std::string& family : f.family)
+      for (int reuseport : f.reuseport)
+        for (const std::string& closer : f.closer)
+          for (std::uint64_t payload : f.payload)
+            for (int concurrency : f.concurrency)
+              for (int reuseaddr : f.reuseaddr) {
+                Scenario s;
+                s.reuseaddr = reuseaddr != 0;
+                s.reuseport = reuseport != 0;
+                s.closer = *ParseCloser(closer);
+                s.concurrency = concurrency;
+                s.payload = payload;
+                s.family = *ParseFamily(family);
+                s.connections = f.connections;
+                s.time_limit_s = f.time_limit_s;
+                s.connection_timeout_s = f.connection_timeout_s;
+                s.backlog = f.backlog;
+                s.knobs = knobs;
+                out.push_back(s);
+              }
   return out;
 }
 

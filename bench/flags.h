@@ -18,6 +18,12 @@ struct Flags {
   std::vector<int> concurrency{1, 64};
   std::vector<std::uint64_t> payload{0, 1024};
   std::vector<std::string> family{"ipv4"};
+  // Kernel knobs, each a matrix setting; empty: left at the namespace's
+  // default and not in the benchmark's name.
+  std::vector<int> tw_reuse;
+  std::vector<int> tw_reuse_delay_ms;
+  std::vector<std::string> port_range;  // "min-max"
+  std::vector<int> max_tw_buckets;
   std::uint64_t connections = 20000;
   double time_limit_s = 30;
   double connection_timeout_s = 5;

@@ -27,7 +27,8 @@ const std::vector<std::string>& SettingsColumns() {
 
 const std::vector<std::string>& ContextColumns() {
   static const std::vector<std::string> columns = {
-      "kernel", "libuv_version", "git_commit", "host", "utc", "isolated"};
+      "kernel", "libuv_version", "git_commit", "host",
+      "utc",    "isolated",      "port_range"};
   return columns;
 }
 
@@ -90,6 +91,12 @@ void AppendContext(const RunContext& context, const Run& run,
   // comes from the run's own "isolated" counter; empty when not reported.
   const auto it = run.counters.find("isolated");
   cells.push_back(it == run.counters.end() ? "" : Flag(it->second.value != 0));
+  // ip_local_port_range in force, as sysctl spells it: "32768-60999".
+  const auto lo = run.counters.find("port_min");
+  const auto hi = run.counters.find("port_max");
+  cells.push_back(lo == run.counters.end() || hi == run.counters.end()
+                      ? ""
+                      : CsvNumber(lo->second) + "-" + CsvNumber(hi->second));
 }
 
 void WriteLine(std::ostream& out, const std::vector<std::string>& cells) {
@@ -141,7 +148,12 @@ const std::vector<std::string>& CounterColumns() {
                                                    "tcpext_tw_killed",
                                                    "tcpext_tw_overflow",
                                                    "tcpext_listen_overflows",
-                                                   "tcpext_listen_drops"};
+                                                   "tcpext_listen_drops",
+                                                   "tw_reuse",
+                                                   "tw_reuse_delay_ms",
+                                                   "port_min",
+                                                   "port_max",
+                                                   "max_tw_buckets"};
   return columns;
 }
 

@@ -60,6 +60,18 @@ std::string SettingsName(const Scenario& s) {
   name += "/conc:" + std::to_string(s.concurrency);
   name += "/payload:" + std::to_string(s.payload);
   name += "/family:" + std::string(ToString(s.family));
+  const TcpKnobs& k = s.knobs;
+  if (k.tw_reuse) name += "/tw_reuse:" + std::to_string(*k.tw_reuse);
+  if (k.tw_reuse_delay_ms) {
+    name += "/tw_reuse_delay:" + std::to_string(*k.tw_reuse_delay_ms);
+  }
+  if (k.port_range) {
+    name += "/port_range:" + std::to_string(k.port_range->first) + "-" +
+            std::to_string(k.port_range->second);
+  }
+  if (k.max_tw_buckets) {
+    name += "/max_tw_buckets:" + std::to_string(*k.max_tw_buckets);
+  }
   return name;
 }
 

@@ -32,11 +32,12 @@ constexpr const char* kHeader =
     "connected,server_forced_closes,census_settled,tcpext_tw,"
     "tcpext_tw_recycled,tcpext_tw_killed,tcpext_tw_overflow,"
     "tcpext_listen_overflows,tcpext_listen_drops,"
+    "tw_reuse,tw_reuse_delay_ms,port_min,port_max,max_tw_buckets,"
     "real_time_s,"
-    "kernel,libuv_version,git_commit,host,utc,isolated";
+    "kernel,libuv_version,git_commit,host,utc,isolated,port_range";
 
 constexpr const char* kContextCells =
-    "6.18.0-test,1.44.2,abc123def456,box,2026-11-23T19:22:21Z,";
+    "6.18.0-test,1.44.2,abc123def456,box,2026-11-23T19:22:21Z,,";
 
 constexpr const char* kScenarioName = "BM_Churn/reuseaddr:1/closer:client";
 
@@ -113,7 +114,7 @@ TEST(CsvColumnsTest, HeaderOrderIsFixed) {
     joined += (joined.empty() ? "" : ",") + column;
   }
   EXPECT_EQ(joined, kHeader);
-  EXPECT_EQ(CounterColumns().size(), 39u);
+  EXPECT_EQ(CounterColumns().size(), 44u);
 }
 
 TEST(CsvFieldTest, QuotesOnlyWhenNeeded) {
@@ -171,7 +172,7 @@ TEST_F(CsvWriterTest, IterationRowCarriesSettingsCountersAndContext) {
                         "10000,10000,9999,1.25,8000,10000,0,10000,1,1,"
                         "0,0,0,0,0,0,0,0,0,0,0,0,0,0,"
                         "45.5,80.25,0.125,1000,40000,10000,"
-                        ",,,,,,,,,"
+                        ",,,,,,,,,,,,,,"
                         "1.25,") +
                 kContextCells + "\n");
 }
@@ -181,7 +182,16 @@ TEST_F(CsvWriterTest, IsolatedComesFromTheRunsCounter) {
   run.counters["isolated"] = 1;
   writer_.WriteRow(run);
   const std::string row = out_.str();
-  EXPECT_EQ(row.substr(row.size() - 3), ",1\n") << row;
+  EXPECT_EQ(row.substr(row.size() - 4), ",1,\n") << row;
+}
+
+TEST_F(CsvWriterTest, PortRangeComesFromTheRunsCounters) {
+  BenchRun run = IterationRun();
+  run.counters["port_min"] = 40000;
+  run.counters["port_max"] = 40999;
+  writer_.WriteRow(run);
+  const std::string row = out_.str();
+  EXPECT_EQ(row.substr(row.size() - 13), ",40000-40999\n") << row;
 }
 
 TEST_F(CsvWriterTest, RealTimeIsPerIteration) {
@@ -190,7 +200,8 @@ TEST_F(CsvWriterTest, RealTimeIsPerIteration) {
   run.real_accumulated_time = 1.0;
   writer_.WriteRow(run);
   const std::string row = out_.str();
-  EXPECT_NE(row.find(",10000,,,,,,,,,,0.25,6.18.0-test,"), std::string::npos)
+  EXPECT_NE(row.find(",10000,,,,,,,,,,,,,,,0.25,6.18.0-test,"),
+            std::string::npos)
       << row;
 }
 
@@ -209,7 +220,7 @@ TEST_F(CsvWriterTest, ErroredRunHasEmptyCountersAndQuotedFields) {
                         "\"listen: \"\"EADDRINUSE\"\", port 80\","
                         "\"two\nlines\",") +
                 std::string(8, ',') +   // settings: scenario unknown
-                std::string(39, ',') +  // counters: none on an error
+                std::string(44, ',') +  // counters: none on an error
                 "," +                   // real_time_s: none on an error
                 kContextCells + "\n");
 }
@@ -224,7 +235,7 @@ TEST_F(CsvWriterTest, LookupMissLeavesSettingsEmptyButKeepsCounters) {
   writer_.WriteRow(run);
   EXPECT_EQ(out_.str(), std::string("BM_Unknown,iteration,,1,3,,,") +
                             std::string(8, ',') + "5" + std::string(29, ',') +
-                            "5," + std::string(9, ',') + "1.25," +
+                            "5," + std::string(14, ',') + "1.25," +
                             kContextCells + "\n");
 }
 
@@ -259,9 +270,9 @@ TEST_F(CsvWriterTest, AggregateRowsHaveNoRepetitionIndex) {
   EXPECT_EQ(Lines(out_.str()),
             (std::vector<std::string>{
                 prefix + "mean,,3,,," + settings + ",,,,8123.456" +
-                    std::string(34, ',') + ",0.25," + kContextCells,
+                    std::string(39, ',') + ",0.25," + kContextCells,
                 prefix + "cv,,3,,," + settings + ",,,,0.015" +
-                    std::string(34, ',') + ",0.05," + kContextCells}));
+                    std::string(39, ',') + ",0.05," + kContextCells}));
 }
 
 TEST_F(CsvWriterTest, SkipsComplexityRows) {
@@ -355,7 +366,7 @@ TEST_F(CsvWriterTest, RealBenchmarkRunThroughTee) {
   const std::string name =
       "BM_Churn/reuseaddr:1/closer:client/iterations:2/repeats:3/manual_time";
   const std::string settings = "1,0,client,64,128,ipv6,10000,2.5,";
-  const std::string counters_tail = std::string(38, ',');
+  const std::string counters_tail = std::string(43, ',');
   auto row = [&](const std::string& identity, const std::string& connections,
                  const std::string& real_time) {
     return name + "," + identity + ",3,,," + settings + connections +

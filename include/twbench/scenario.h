@@ -7,6 +7,8 @@
 #include <string>
 #include <string_view>
 
+#include "twbench/sysctl.h"
+
 namespace twbench {
 
 // Who ends the connection first, and how. The side that closes first holds
@@ -39,6 +41,10 @@ struct Scenario {
   // Deadline of one connection, from connect start to its end.
   double connection_timeout_s = 5.0;
 
+  // Per-namespace kernel knobs set for this run (unset: the namespace's
+  // default). They need a network namespace of the run's own.
+  TcpKnobs knobs;
+
   // false: the server listens but never accepts (a stalled server).
   bool server_accepts = true;
   // After the churn, close the listener and at once bind a new socket with the
@@ -58,8 +64,9 @@ std::optional<Family> ParseFamily(std::string_view text);
 // what it accepts.
 std::string Validate(const Scenario& scenario);
 
-// "reuseaddr:0/reuseport:0/closer:server/conc:64/payload:0/family:ipv4":
-// the settings as they stand in a benchmark's name.
+// "reuseaddr:0/reuseport:0/closer:server/conc:64/payload:0/family:ipv4",
+// then each knob that is set ("/tw_reuse:0/port_range:40000-40999"): the
+// settings as they stand in a benchmark's name.
 std::string SettingsName(const Scenario& scenario);
 
 }  // namespace twbench

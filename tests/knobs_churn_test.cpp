@@ -1,0 +1,136 @@
+// What the per-namespace kernel knobs do to churn, each run in a fresh
+// network namespace with the knobs applied there (the host is untouched).
+#include <gtest/gtest.h>
+#include <uv.h>
+
+#include <functional>
+
+#include "twbench/churn.h"
+#include "twbench/kernel_counters.h"
+#include "twbench/netns.h"
+#include "twbench/socket_census.h"
+#include "twbench/sysctl.h"
+
+namespace twbench {
+namespace {
+
+struct KnobRun {
+  ChurnStats stats;
+  TcpExtCounters tcpext;
+  std::uint64_t time_wait = 0;  // census, both ends, settled
+};
+
+// Applies the knobs in a fresh namespace, runs the scenario there and counts
+// what it left. Skips the test when no namespace can be made.
+KnobRun RunWithKnobs(const Scenario& s,
+                     const std::function<void()>& more = {}) {
+  KnobRun r;
+  std::optional<std::string> why = RunInFreshNetns([&] {
+    ASSERT_EQ(ApplyTcpKnobs(s.knobs), "");
+    const TcpExtCounters before = ReadTcpExt();
+    r.stats = RunChurn(s);
+    CensusQuery q;
+    q.states = StateBit(TcpState::kTimeWait);
+    r.time_wait = CountTcpSocketsSettled(q, 2.0).counts.time_wait();
+    r.tcpext = Delta(ReadTcpExt(), before);
+    if (more) more();
+  });
+  if (why) ADD_FAILURE() << "needs a network namespace: " << *why;
+  return r;
+}
+
+Scenario ClientClose(std::uint64_t n) {
+  Scenario s;
+  s.closer = Closer::kClient;
+  s.reuseaddr = true;
+  s.concurrency = 8;
+  s.connections = n;
+  s.time_limit_s = 20;
+  return s;
+}
+
+class KnobsChurnTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!CanCreateNetns()) GTEST_SKIP() << WhyNoNetns();
+  }
+};
+
+TEST_F(KnobsChurnTest, NoTimeWaitBucketsLeaveNoTimeWaitAndCountOverflow) {
+  Scenario s = ClientClose(300);
+  s.closer = Closer::kServer;
+  s.knobs.max_tw_buckets = 0;
+  KnobRun r = RunWithKnobs(s);
+  EXPECT_EQ(r.stats.completed, 300u);
+  EXPECT_EQ(r.time_wait, 0u);
+  EXPECT_EQ(r.tcpext.tw, 0u);
+  // Every connection that would have entered TIME_WAIT is counted instead.
+  EXPECT_EQ(r.tcpext.tw_overflow, 300u);
+}
+
+TEST_F(KnobsChurnTest, SmallPortRangeWithoutReuseRunsOutOfPortsAndGoesOn) {
+  Scenario s = ClientClose(400);
+  s.knobs.tw_reuse = 0;
+  s.knobs.port_range = std::make_pair(40000, 40099);  // 100 ports
+  KnobRun r = RunWithKnobs(s);
+  const ChurnStats& st = r.stats;
+  EXPECT_TRUE(st.fatal.empty()) << st.fatal;
+  EXPECT_EQ(st.attempted, 400u);  // the run went on to its budget
+  // Each port holds its TIME_WAIT to the server: at most 100 connections.
+  EXPECT_LE(st.completed, 100u);
+  EXPECT_GE(st.completed, 90u);
+  EXPECT_EQ(st.errors.At(Step::kConnect, "EADDRNOTAVAIL"), 400 - st.completed)
+      << st.errors.Summary();
+  EXPECT_EQ(r.tcpext.tw_recycled, 0u);
+}
+
+TEST_F(KnobsChurnTest, LoopbackReuseRecyclesTimeWaitOnceOldEnough) {
+  Scenario s = ClientClose(400);
+  s.knobs.tw_reuse = 2;  // loopback only: this is loopback
+  s.knobs.tw_reuse_delay_ms = 1;
+  s.knobs.port_range = std::make_pair(40000, 40099);
+  KnobRun r = RunWithKnobs(s);
+  EXPECT_GT(r.tcpext.tw_recycled, 0u);
+  EXPECT_GT(r.stats.completed, 100u);  // more than the range without reuse
+}
+
+// The same run twice in one namespace inherits the first run's TIME_WAIT on
+// the port; in a fresh namespace each, the two counts are the same.
+TEST_F(KnobsChurnTest, IsolationStopsInheritanceOfTimeWait) {
+  Scenario s = ClientClose(200);
+  s.closer = Closer::kServer;
+  s.port = 47000;
+  std::uint64_t isolated[2] = {0, 0};
+  for (std::uint64_t& tw : isolated) {
+    KnobRun r = RunWithKnobs(s);
+    EXPECT_EQ(r.tcpext.tw, 200u);  // exact: each run's own namespace
+    tw = r.time_wait;
+  }
+  // The census of each is the same but for the few TIME_WAITs a reused
+  // client port takes over (see churn_test.cpp), never the other run's.
+  EXPECT_NEAR(double(isolated[0]), double(isolated[1]), 10.0);
+  EXPECT_GT(isolated[0], 180u);
+
+  std::uint64_t shared[2] = {0, 0};
+  RunWithKnobs(s, [&] {
+    CensusQuery q;
+    q.states = StateBit(TcpState::kTimeWait);
+    shared[0] = CountTcpSockets(q).time_wait();
+    ChurnStats again = RunChurn(s);  // same namespace, same port
+    ASSERT_TRUE(again.fatal.empty()) << again.fatal;
+    shared[1] = CountTcpSocketsSettled(q, 2.0).counts.time_wait();
+  });
+  EXPECT_GT(shared[1], shared[0] + 100);  // the first run's are still there
+}
+
+TEST_F(KnobsChurnTest, RefusedKnobIsAClearError) {
+  std::optional<std::string> why = RunInFreshNetns([] {
+    TcpKnobs k;
+    k.port_range = std::make_pair(60000, 50000);
+    EXPECT_NE(ApplyTcpKnobs(k).find("ip_local_port_range"), std::string::npos);
+  });
+  EXPECT_FALSE(why.has_value());
+}
+
+}  // namespace
+}  // namespace twbench
