@@ -156,9 +156,8 @@ std::size_t AddressSize(int family) {
 
 std::string AddAddress(Rtnl& rtnl, const std::string& ifname, int family,
                        const std::string& address, unsigned prefix_len) {
-  const std::string what =
-      "RTM_NEWADDR " + address + "/" + std::to_string(prefix_len) + " on " +
-      ifname;
+  const std::string what = "RTM_NEWADDR " + address + "/" +
+                           std::to_string(prefix_len) + " on " + ifname;
   std::array<unsigned char, sizeof(in6_addr)> bytes{};
   if (!ParseAddress(family, address, &bytes)) return what + ": bad address";
   const unsigned index = if_nametoindex(ifname.c_str());
@@ -261,9 +260,9 @@ std::string WaitBindable(const End& end, Clock::time_point deadline) {
       err = TryBind(family, address);
     }
     if (err != 0) {
-      return ErrnoText("bind(" + address + ":0) on " + end.ifname +
-                           " within 2 s of setup",
-                       err);
+      return ErrnoText(
+          "bind(" + address + ":0) on " + end.ifname + " within 2 s of setup",
+          err);
     }
   }
   return "";
