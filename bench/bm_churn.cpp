@@ -4,13 +4,16 @@
 #include <uv.h>
 
 #include <exception>
+#include <thread>
 
 #include "spdlog/spdlog.h"
 #include "twbench/churn.h"
 #include "twbench/kernel_counters.h"
+#include "twbench/listener.h"
 #include "twbench/netns.h"
 #include "twbench/socket_census.h"
 #include "twbench/sysctl.h"
+#include "twbench/topology.h"
 
 namespace twbench {
 
@@ -79,8 +82,98 @@ void MeasureHere(const Scenario& s, Measured& m) {
   }
 }
 
+// Runs fn on a thread inside `ns` (namespaces are per thread).
+void In(const NetNamespace& ns, const std::function<void()>& fn) {
+  std::exception_ptr error;
+  std::thread([&] {
+    std::string why;
+    if (!Enter(ns, &why)) {
+      error = std::make_exception_ptr(std::runtime_error("setns: " + why));
+      return;
+    }
+    try {
+      fn();
+    } catch (...) {
+      error = std::current_exception();
+    }
+  }).join();
+  if (error) std::rethrow_exception(error);
+}
+
+TcpExtCounters Sum(const TcpExtCounters& a, const TcpExtCounters& b) {
+  return {a.tw + b.tw,
+          a.tw_recycled + b.tw_recycled,
+          a.tw_killed + b.tw_killed,
+          a.tw_overflow + b.tw_overflow,
+          a.listen_overflows + b.listen_overflows,
+          a.listen_drops + b.listen_drops};
+}
+
+// Client and server in two fresh namespaces joined by a veth pair: knobs
+// set in both, each end's TIME_WAIT and counters read in its own namespace.
+void MeasureVeth(const Scenario& s, Measured& m) {
+  std::string why;
+  std::optional<VethTopology> topo = MakeVethTopology(&why);
+  if (!topo) {
+    m.error = "veth topology: " + why;
+    return;
+  }
+  const std::string& server_ip =
+      s.family == Family::kIPv4 ? topo->server_ipv4 : topo->server_ipv6;
+  Placement placement{&topo->client, &topo->server,
+                      NumericAddress(s.family, server_ip, 0)};
+  try {
+    TcpExtCounters before[2];
+    for (int i = 0; i < 2; ++i) {
+      In(i == 0 ? topo->client : topo->server, [&] {
+        if (std::string e = ApplyTcpKnobs(s.knobs); !e.empty()) {
+          throw std::runtime_error("kernel knob: " + e);
+        }
+        if (i == 0) m.knobs = ReadTcpKnobs();  // where connect() acts
+        before[i] = ReadTcpExt();
+      });
+    }
+    m.stats = RunChurn(s, &g_interrupted, placement);
+    if (!m.stats.fatal.empty()) return;
+    CensusQuery q;
+    q.states = StateBit(TcpState::kTimeWait);
+    q.ipv4 = s.family == Family::kIPv4;
+    q.ipv6 = s.family == Family::kIPv6;
+    TcpExtCounters after[2];
+    In(topo->server, [&] {
+      q.local_port = m.stats.server_port;
+      SettledCounts c = CountTcpSocketsSettled(q, 2.0);
+      m.census.server = c.counts.time_wait();
+      m.census.settled = c.settled;
+      after[1] = ReadTcpExt();
+    });
+    In(topo->client, [&] {
+      q.local_port.reset();
+      q.remote_port = m.stats.server_port;
+      SettledCounts c = CountTcpSocketsSettled(q, 2.0);
+      m.census.client = c.counts.time_wait();
+      m.census.settled = m.census.settled && c.settled;
+      after[0] = ReadTcpExt();
+    });
+    m.tcpext = Sum(Delta(after[0], before[0]), Delta(after[1], before[1]));
+    m.isolated = true;
+  } catch (const std::exception& e) {
+    m.error = e.what();
+  }
+}
+
 Measured Measure(const Scenario& s) {
   Measured m;
+  if (s.topology == Topology::kVeth) {
+    if (!g_isolate) {
+      m.error =
+          "topology veth needs network namespaces, and this run has "
+          "none (--isolate=off or no privilege)";
+    } else {
+      MeasureVeth(s, m);
+    }
+    return m;
+  }
   if (!g_isolate && AnyKnobSet(s.knobs)) {
     // Writing them in the host namespace would change the host for good.
     m.error =

@@ -65,6 +65,12 @@ void Describe(CLI::App& app, Flags& f) {
   app.add_option("--family", f.family, "ipv4 (127.0.0.1) or ipv6 (::1)")
       ->delimiter(',')
       ->check(CLI::IsMember({"ipv4", "ipv6"}));
+  app.add_option("--topology", f.topology,
+                 "loopback (one namespace), or veth (client and server in "
+                 "two namespaces joined by a veth pair, 198.18.0.0/24 and "
+                 "2001:2::/64)")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"loopback", "veth"}));
   app.add_option("--tw_reuse", f.tw_reuse,
                  "net.ipv4.tcp_tw_reuse in the run's namespace: 0 off, 1 on, "
                  "2 loopback only (default: the namespace's)")
@@ -134,6 +140,12 @@ Flags ParseFlags(int argc, char** argv) {
         << "Run 'twbench --help' for every setting and what it accepts.\n";
     std::exit(2);
   }
+  for (const char* name :
+       {"--reuseaddr", "--reuseport", "--closer", "--concurrency", "--payload",
+        "--family", "--topology", "--tw_reuse", "--tw_reuse_delay",
+        "--port_range", "--max_tw_buckets"}) {
+    if (app.count(name) > 0) flags.default_matrix = false;
+  }
   return flags;
 }
 
@@ -161,31 +173,56 @@ std::vector<TcpKnobs> KnobMatrix(const Flags& f) {
   return out;
 }
 
+// What tcp_tw_reuse does to a client that churns through a 1000-port range
+// faster than TIME_WAIT drains: off, it runs out of ports (EADDRNOTAVAIL);
+// at 2 it recycles TIME_WAIT on loopback but not over veth, where the
+// loopback-only rule holds. The reuse delay is 1 ms so the runs stay short.
+void AppendKnobShowcase(const Flags& f, std::vector<Scenario>& out) {
+  for (Topology topology : {Topology::kLoopback, Topology::kVeth}) {
+    for (int tw_reuse : {0, 2}) {
+      Scenario s;
+      s.reuseaddr = true;
+      s.closer = Closer::kClient;
+      s.concurrency = 64;
+      s.topology = topology;
+      s.connections = f.connections;
+      s.time_limit_s = f.time_limit_s;
+      s.connection_timeout_s = f.connection_timeout_s;
+      s.backlog = f.backlog;
+      s.knobs = TcpKnobs{tw_reuse, 1, std::make_pair(40000, 40999), {}};
+      out.push_back(s);
+    }
+  }
+}
+
 }  // namespace
 
 std::vector<Scenario> Matrix(const Flags& f) {
   std::vector<Scenario> out;
-  for (const TcpKnobs& knobs : KnobMatrix(f))
-    for (const std::string& family : f.family)
-      for (int reuseport : f.reuseport)
-        for (const std::string& closer : f.closer)
-          for (std::uint64_t payload : f.payload)
-            for (int concurrency : f.concurrency)
-              for (int reuseaddr : f.reuseaddr) {
-                Scenario s;
-                s.reuseaddr = reuseaddr != 0;
-                s.reuseport = reuseport != 0;
-                s.closer = *ParseCloser(closer);
-                s.concurrency = concurrency;
-                s.payload = payload;
-                s.family = *ParseFamily(family);
-                s.connections = f.connections;
-                s.time_limit_s = f.time_limit_s;
-                s.connection_timeout_s = f.connection_timeout_s;
-                s.backlog = f.backlog;
-                s.knobs = knobs;
-                out.push_back(s);
-              }
+  for (const std::string& topology : f.topology)
+    for (const TcpKnobs& knobs : KnobMatrix(f))
+      for (const std::string& family : f.family)
+        for (int reuseport : f.reuseport)
+          for (const std::string& closer : f.closer)
+            for (std::uint64_t payload : f.payload)
+              for (int concurrency : f.concurrency)
+                for (int reuseaddr : f.reuseaddr) {
+                  Scenario s;
+                  s.reuseaddr = reuseaddr != 0;
+                  s.reuseport = reuseport != 0;
+                  s.closer = *ParseCloser(closer);
+                  s.concurrency = concurrency;
+                  s.payload = payload;
+                  s.family = *ParseFamily(family);
+                  s.connections = f.connections;
+                  s.time_limit_s = f.time_limit_s;
+                  s.connection_timeout_s = f.connection_timeout_s;
+                  s.backlog = f.backlog;
+                  s.knobs = knobs;
+                  s.topology = *ParseTopology(topology);
+                  out.push_back(s);
+                }
+  if (f.default_matrix) AppendKnobShowcase(f, out);
   return out;
 }
 

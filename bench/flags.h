@@ -18,6 +18,7 @@ struct Flags {
   std::vector<int> concurrency{1, 64};
   std::vector<std::uint64_t> payload{0, 1024};
   std::vector<std::string> family{"ipv4"};
+  std::vector<std::string> topology{"loopback"};
   // Kernel knobs, each a matrix setting; empty: left at the namespace's
   // default and not in the benchmark's name.
   std::vector<int> tw_reuse;
@@ -31,6 +32,9 @@ struct Flags {
   std::string isolate = "auto";  // auto, on, off: a network namespace per run
   std::string csv;               // empty: no CSV
   std::string log_level = "warn";
+  // No matrix setting given: the default matrix also shows what the kernel
+  // knobs and the topology change (see Matrix()).
+  bool default_matrix = true;
 };
 
 // Parses argv (after Google Benchmark took its --benchmark_* flags). On bad

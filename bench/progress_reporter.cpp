@@ -30,10 +30,16 @@ void ProgressReporter::ReportRuns(const std::vector<Run>& runs) {
   std::ostream& out = GetOutputStream();
   for (const Run& run : runs) {
     if (run.run_type == Run::RT_Aggregate) {
-      if (run.aggregate_name != "mean" && run.aggregate_name != "cv") continue;
+      // cv is a fraction: shown in percent, the others in their units.
+      const bool cv = run.aggregate_name == "cv";
+      if (run.aggregate_name != "mean" && !cv) continue;
       out << "      " << run.benchmark_name() << "  "
-          << fmt::format("{:.0f} conn/s  TIME_WAIT {:.0f}",
-                         Counter(run, "conn_per_s"), Counter(run, "time_wait"))
+          << (cv ? fmt::format("conn/s {:.1f}%  TIME_WAIT {:.1f}%",
+                               100 * Counter(run, "conn_per_s"),
+                               100 * Counter(run, "time_wait"))
+                 : fmt::format("{:.0f} conn/s  TIME_WAIT {:.0f}",
+                               Counter(run, "conn_per_s"),
+                               Counter(run, "time_wait")))
           << "\n";
       continue;
     }

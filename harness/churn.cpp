@@ -18,6 +18,7 @@
 
 #include "spdlog/spdlog.h"
 #include "twbench/listener.h"
+#include "twbench/netns.h"
 #include "twbench/socket_census.h"
 
 namespace twbench {
@@ -101,7 +102,9 @@ struct ServerConn {
 
 class Server {
  public:
-  Server(const Scenario& s, ChurnStats* stats) : s_(s), stats_(stats) {}
+  Server(const Scenario& s, ChurnStats* stats,
+         std::optional<sockaddr_storage> address)
+      : s_(s), stats_(stats), address_(address) {}
 
   // Opens the loop and hands the harness-made listener to libuv.
   int Init(UniqueFd listener) {
@@ -358,7 +361,8 @@ class Server {
     uv_close(reinterpret_cast<uv_handle_t*>(&ack_poll_), nullptr);
     if (!s_.rebind_after) return;
     ListenerOptions o{s_.family,    stats_->server_port, s_.reuseaddr,
-                      s_.reuseport, s_.backlog,          true};
+                      s_.reuseport, s_.backlog,          true,
+                      address_};
     ListenerResult r = MakeListener(o);  // closed again when r goes
     RebindResult& rb = stats_->rebind;
     rb.attempted = true;
@@ -372,6 +376,7 @@ class Server {
 
   const Scenario& s_;
   ChurnStats* stats_;
+  std::optional<sockaddr_storage> address_;  // null: loopback
   uv_loop_t loop_{};
   uv_tcp_t listener_{};
   uv_async_t stop_async_{};
@@ -409,11 +414,11 @@ struct ClientConn {
 
 class Client {
  public:
-  Client(const Scenario& s, ChurnStats* stats, std::uint16_t port,
+  Client(const Scenario& s, ChurnStats* stats, sockaddr_storage server,
          const std::atomic<bool>* stop)
       : s_(s),
         stats_(stats),
-        addr_(LoopbackAddress(s.family, port)),
+        addr_(server),
         stop_(stop),
         slots_(static_cast<std::size_t>(s.concurrency)),
         payload_(s.payload, 'x') {
@@ -652,16 +657,39 @@ class Client {
   std::unique_ptr<char[]> scratch_ = std::make_unique<char[]>(kScratchSize);
 };
 
+// Moves the calling thread into `ns` (when given). The namespaces are the
+// run's own, made a moment ago: failing to enter one is a broken invariant.
+void EnterOrDie(const NetNamespace* ns, const char* which) {
+  std::string why;
+  if (ns != nullptr && !Enter(*ns, &why)) {
+    spdlog::critical("{} thread cannot enter its namespace: {}", which, why);
+    std::abort();
+  }
+}
+
 }  // namespace
 
-ChurnStats RunChurn(const Scenario& s, const std::atomic<bool>* stop) {
+ChurnStats RunChurn(const Scenario& s, const std::atomic<bool>* stop,
+                    const Placement& placement) {
   ChurnStats stats;
   if (std::string why = Validate(s); !why.empty()) {
     stats.fatal = why;
     return stats;
   }
-  ListenerResult l = MakeListener(
-      {s.family, s.port, s.reuseaddr, s.reuseport, s.backlog, true});
+  // A socket belongs to the namespace it was made in: the listener is made
+  // by a thread of the server's namespace.
+  const ListenerOptions options{s.family,
+                                s.port,
+                                s.reuseaddr,
+                                s.reuseport,
+                                s.backlog,
+                                true,
+                                placement.server_address};
+  ListenerResult l;
+  std::thread([&] {
+    EnterOrDie(placement.server, "listener");
+    l = MakeListener(options);
+  }).join();
   if (!l.fd) {
     stats.errors.Add(l.failed_step, l.error);
     stats.fatal = std::string(ToString(l.failed_step)) +
@@ -669,9 +697,12 @@ ChurnStats RunChurn(const Scenario& s, const std::atomic<bool>* stop) {
     return stats;
   }
   stats.server_port = l.port;
-  Server server(s, &stats);
+  Server server(s, &stats, placement.server_address);
   ChurnStats client_stats;
-  Client client(s, &client_stats, l.port, stop);
+  sockaddr_storage server_address =
+      placement.server_address.value_or(LoopbackAddress(s.family, l.port));
+  SetPort(server_address, l.port);
+  Client client(s, &client_stats, server_address, stop);
   if (int rc = server.Init(std::move(l.fd)); rc != 0) {
     // Broken setup after a good listener: nothing sensible can be measured.
     spdlog::critical("server loop setup failed: {}", uv_err_name(rc));
@@ -681,8 +712,14 @@ ChurnStats RunChurn(const Scenario& s, const std::atomic<bool>* stop) {
     spdlog::critical("client loop setup failed: {}", uv_err_name(rc));
     std::abort();
   }
-  std::thread server_thread([&server] { server.Run(); });
-  std::thread client_thread([&client] { client.Run(); });
+  std::thread server_thread([&server, &placement] {
+    EnterOrDie(placement.server, "server");
+    server.Run();
+  });
+  std::thread client_thread([&client, &placement] {
+    EnterOrDie(placement.client, "client");
+    client.Run();
+  });
   client_thread.join();
   server.RequestStop(client_stats.connected);
   server_thread.join();

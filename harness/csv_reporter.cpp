@@ -19,9 +19,9 @@ const std::vector<std::string>& IdentityColumns() {
 
 const std::vector<std::string>& SettingsColumns() {
   static const std::vector<std::string> columns = {
-      "reuseaddr",          "reuseport",   "closer",
-      "concurrency",        "payload",     "family",
-      "budget_connections", "time_limit_s"};
+      "reuseaddr",          "reuseport",    "closer",
+      "concurrency",        "payload",      "family",
+      "budget_connections", "time_limit_s", "topology"};
   return columns;
 }
 
@@ -62,6 +62,7 @@ void AppendSettings(const Scenario* scenario, std::vector<std::string>& cells) {
   cells.emplace_back(ToString(scenario->family));
   cells.push_back(std::to_string(scenario->connections));
   cells.push_back(CsvNumber(scenario->time_limit_s));
+  cells.emplace_back(ToString(scenario->topology));
 }
 
 // Seconds per iteration, as GB's GetAdjustedRealTime computes it but without

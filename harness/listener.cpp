@@ -25,6 +25,27 @@ sockaddr_storage LoopbackAddress(Family family, std::uint16_t port) {
   return ss;
 }
 
+std::optional<sockaddr_storage> NumericAddress(Family family,
+                                               const std::string& text,
+                                               std::uint16_t port) {
+  sockaddr_storage ss = LoopbackAddress(family, port);
+  void* dst =
+      family == Family::kIPv4
+          ? static_cast<void*>(&reinterpret_cast<sockaddr_in*>(&ss)->sin_addr)
+          : static_cast<void*>(
+                &reinterpret_cast<sockaddr_in6*>(&ss)->sin6_addr);
+  if (inet_pton(family == Family::kIPv4 ? AF_INET : AF_INET6, text.c_str(),
+                dst) != 1) {
+    return std::nullopt;
+  }
+  return ss;
+}
+
+void SetPort(sockaddr_storage& address, std::uint16_t port) {
+  // sin_port and sin6_port sit at the same offset.
+  reinterpret_cast<sockaddr_in*>(&address)->sin_port = htons(port);
+}
+
 socklen_t AddressLength(Family family) {
   return family == Family::kIPv4 ? sizeof(sockaddr_in) : sizeof(sockaddr_in6);
 }
@@ -77,7 +98,11 @@ ListenerResult MakeListener(const ListenerOptions& options) {
       return Fail(Step::kBind);
     }
   }
-  const sockaddr_storage addr = LoopbackAddress(options.family, options.port);
+  sockaddr_storage addr = LoopbackAddress(options.family, options.port);
+  if (options.address) {
+    addr = *options.address;
+    SetPort(addr, options.port);
+  }
   if (bind(fd.get(), reinterpret_cast<const sockaddr*>(&addr),
            AddressLength(options.family)) != 0) {
     return Fail(Step::kBind);

@@ -34,6 +34,17 @@ std::optional<Family> ParseFamily(std::string_view text) {
   return std::nullopt;
 }
 
+std::string_view ToString(Topology topology) {
+  return topology == Topology::kLoopback ? "loopback" : "veth";
+}
+
+std::optional<Topology> ParseTopology(std::string_view text) {
+  for (Topology t : {Topology::kLoopback, Topology::kVeth}) {
+    if (text == ToString(t)) return t;
+  }
+  return std::nullopt;
+}
+
 std::string Validate(const Scenario& s) {
   if (s.concurrency < 1 || s.concurrency > kMaxConcurrency) {
     return "concurrency must be 1.." + std::to_string(kMaxConcurrency) +
@@ -60,6 +71,9 @@ std::string SettingsName(const Scenario& s) {
   name += "/conc:" + std::to_string(s.concurrency);
   name += "/payload:" + std::to_string(s.payload);
   name += "/family:" + std::string(ToString(s.family));
+  // Loopback is the default and stays out of the name, so names of runs
+  // from before topologies existed still match.
+  if (s.topology == Topology::kVeth) name += "/topology:veth";
   const TcpKnobs& k = s.knobs;
   if (k.tw_reuse) name += "/tw_reuse:" + std::to_string(*k.tw_reuse);
   if (k.tw_reuse_delay_ms) {

@@ -22,7 +22,7 @@ using BenchRun = benchmark::BenchmarkReporter::Run;
 constexpr const char* kHeader =
     "name,run_type,aggregate,repetition,repetitions,error,label,"
     "reuseaddr,reuseport,closer,concurrency,payload,family,"
-    "budget_connections,time_limit_s,"
+    "budget_connections,time_limit_s,topology,"
     "connections,attempted,accepted,seconds,conn_per_s,time_wait,"
     "time_wait_server,time_wait_client,time_wait_per_conn,rebind_ok,"
     "bind_failures,eaddrinuse,eaddrnotavail,econnrefused,econnreset,"
@@ -168,7 +168,7 @@ TEST_F(CsvWriterTest, IterationRowCarriesSettingsCountersAndContext) {
   EXPECT_EQ(out_.str(),
             std::string("BM_Churn/reuseaddr:1/closer:client/real_time,"
                         "iteration,,1,3,,,"
-                        "1,0,client,64,128,ipv6,10000,2.5,"
+                        "1,0,client,64,128,ipv6,10000,2.5,loopback,"
                         "10000,10000,9999,1.25,8000,10000,0,10000,1,1,"
                         "0,0,0,0,0,0,0,0,0,0,0,0,0,0,"
                         "45.5,80.25,0.125,1000,40000,10000,"
@@ -219,7 +219,7 @@ TEST_F(CsvWriterTest, ErroredRunHasEmptyCountersAndQuotedFields) {
             std::string("\"BM_Churn/odd,\"\"name\"\"\",iteration,,0,1,"
                         "\"listen: \"\"EADDRINUSE\"\", port 80\","
                         "\"two\nlines\",") +
-                std::string(8, ',') +   // settings: scenario unknown
+                std::string(9, ',') +   // settings: scenario unknown
                 std::string(44, ',') +  // counters: none on an error
                 "," +                   // real_time_s: none on an error
                 kContextCells + "\n");
@@ -234,7 +234,7 @@ TEST_F(CsvWriterTest, LookupMissLeavesSettingsEmptyButKeepsCounters) {
   run.counters["client_ports"] = 5;
   writer_.WriteRow(run);
   EXPECT_EQ(out_.str(), std::string("BM_Unknown,iteration,,1,3,,,") +
-                            std::string(8, ',') + "5" + std::string(29, ',') +
+                            std::string(9, ',') + "5" + std::string(29, ',') +
                             "5," + std::string(14, ',') + "1.25," +
                             kContextCells + "\n");
 }
@@ -266,7 +266,7 @@ TEST_F(CsvWriterTest, AggregateRowsHaveNoRepetitionIndex) {
 
   const std::string prefix =
       "BM_Churn/reuseaddr:1/closer:client/repetitions:3/real_time,aggregate,";
-  const std::string settings = "1,0,client,64,128,ipv6,10000,2.5,";
+  const std::string settings = "1,0,client,64,128,ipv6,10000,2.5,loopback,";
   EXPECT_EQ(Lines(out_.str()),
             (std::vector<std::string>{
                 prefix + "mean,,3,,," + settings + ",,,,8123.456" +
@@ -365,7 +365,7 @@ TEST_F(CsvWriterTest, RealBenchmarkRunThroughTee) {
   // GB 1.7.1 spells repetitions "repeats:" in run names.
   const std::string name =
       "BM_Churn/reuseaddr:1/closer:client/iterations:2/repeats:3/manual_time";
-  const std::string settings = "1,0,client,64,128,ipv6,10000,2.5,";
+  const std::string settings = "1,0,client,64,128,ipv6,10000,2.5,loopback,";
   const std::string counters_tail = std::string(43, ',');
   auto row = [&](const std::string& identity, const std::string& connections,
                  const std::string& real_time) {

@@ -76,8 +76,9 @@ TEST_F(KnobsChurnTest, SmallPortRangeWithoutReuseRunsOutOfPortsAndGoesOn) {
   const ChurnStats& st = r.stats;
   EXPECT_TRUE(st.fatal.empty()) << st.fatal;
   EXPECT_EQ(st.attempted, 400u);  // the run went on to its budget
-  // Each port holds its TIME_WAIT to the server: at most 100 connections.
-  EXPECT_LE(st.completed, 100u);
+  // Each port holds its TIME_WAIT to the server: about 100 connections (a
+  // few more when a reordered segment's RST frees a TIME_WAIT early).
+  EXPECT_LE(st.completed, 110u);
   EXPECT_GE(st.completed, 90u);
   EXPECT_EQ(st.errors.At(Step::kConnect, "EADDRNOTAVAIL"), 400 - st.completed)
       << st.errors.Summary();

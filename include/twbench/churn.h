@@ -2,12 +2,26 @@
 // own thread, open and close connections as the scenario says.
 #pragma once
 
+#include <sys/socket.h>
+
 #include <atomic>
+#include <optional>
 
 #include "twbench/churn_stats.h"
 #include "twbench/scenario.h"
 
 namespace twbench {
+
+class NetNamespace;
+
+// Where the two ends run: by default both in the calling thread's network
+// namespace on loopback. The veth topology puts each end in a namespace of
+// its own and the listener on the server's veth address.
+struct Placement {
+  const NetNamespace* client = nullptr;  // null: the calling thread's
+  const NetNamespace* server = nullptr;
+  std::optional<sockaddr_storage> server_address;  // null: loopback
+};
 
 // Runs the scenario to its budget and returns what it measured. Failures of
 // single connections are counted in the stats; a run that cannot go on
@@ -15,6 +29,7 @@ namespace twbench {
 // by another thread (e.g. on SIGINT), ends the run early like its time limit.
 // Every handle is closed and both loops close cleanly before it returns.
 ChurnStats RunChurn(const Scenario& scenario,
-                    const std::atomic<bool>* stop = nullptr);
+                    const std::atomic<bool>* stop = nullptr,
+                    const Placement& placement = {});
 
 }  // namespace twbench

@@ -6,6 +6,8 @@
 #include <sys/socket.h>
 
 #include <cstdint>
+#include <optional>
+#include <string>
 
 #include "twbench/churn_stats.h"
 #include "twbench/scenario.h"
@@ -20,10 +22,12 @@ struct ListenerOptions {
   bool reuseport = false;
   int backlog = 4096;
   bool listen = true;  // false: stop after bind
+  // Address to bind (its port is replaced by `port`); default: loopback.
+  std::optional<sockaddr_storage> address;
 };
 
 struct ListenerResult {
-  UniqueFd fd;             // valid on success
+  UniqueFd fd;                     // valid on success
   Step failed_step = Step::kBind;  // kBind (socket/setsockopt/bind) or kListen
   int error = 0;           // libuv error code (negative errno); 0 on success
   std::uint16_t port = 0;  // the port bound (read back with getsockname)
@@ -32,6 +36,12 @@ struct ListenerResult {
 // The loopback address of the family (127.0.0.1 or ::1) with `port`.
 sockaddr_storage LoopbackAddress(Family family, std::uint16_t port);
 socklen_t AddressLength(Family family);
+// A numeric address ("198.18.0.2", "2001:2::2") of the family with `port`;
+// nullopt when it does not parse.
+std::optional<sockaddr_storage> NumericAddress(Family family,
+                                               const std::string& text,
+                                               std::uint16_t port);
+void SetPort(sockaddr_storage& address, std::uint16_t port);
 
 // Makes a non-blocking, close-on-exec listening socket. Never throws; the
 // errno of the failing call is in `error`.

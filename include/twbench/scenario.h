@@ -21,6 +21,11 @@ enum class Closer {
 
 enum class Family { kIPv4, kIPv6 };
 
+// Where the two ends talk: over loopback in one namespace, or through a veth
+// pair between two namespaces (a real routed path, where the loopback-only
+// rule of tcp_tw_reuse=2 does not apply).
+enum class Topology { kLoopback, kVeth };
+
 struct Scenario {
   // Socket options of the listener (set before bind, read back by tests).
   bool reuseaddr = false;  // SO_REUSEADDR
@@ -30,9 +35,11 @@ struct Scenario {
   // 0: connect and close. N > 0: the client sends N bytes, the server echoes
   // them, then the closer closes.
   std::uint64_t payload = 0;
-  Family family = Family::kIPv4;  // 127.0.0.1 or ::1
-  std::uint16_t port = 0;         // listener port; 0 lets the kernel pick
-  int backlog = 4096;             // listen(2) backlog (capped by somaxconn)
+  Family family = Family::kIPv4;  // 127.0.0.1 or ::1 (veth: 198.18.0.2 or
+                                  // 2001:2::2)
+  Topology topology = Topology::kLoopback;
+  std::uint16_t port = 0;  // listener port; 0 lets the kernel pick
+  int backlog = 4096;      // listen(2) backlog (capped by somaxconn)
 
   // Budget: the run ends after `connections` attempts or `time_limit_s`
   // seconds, whichever comes first.
@@ -59,6 +66,8 @@ std::string_view ToString(Closer closer);
 std::string_view ToString(Family family);
 std::optional<Closer> ParseCloser(std::string_view text);
 std::optional<Family> ParseFamily(std::string_view text);
+std::string_view ToString(Topology topology);
+std::optional<Topology> ParseTopology(std::string_view text);
 
 // Why the scenario cannot run (empty when it can): names the setting and
 // what it accepts.
