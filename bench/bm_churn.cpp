@@ -55,6 +55,9 @@ struct Measured {
   Census census;
   TcpExtCounters tcpext;  // deltas over the run
   TcpKnobValues knobs;    // in force during the run, read back
+  // /proc/net/sockstat "tw" of the run's namespace after the census: a
+  // constant-cost total, exact only when the namespace is the run's alone.
+  std::optional<std::uint64_t> sockstat_tw;
   bool isolated = false;
   std::string error;  // census or counters failed
 };
@@ -77,6 +80,7 @@ void MeasureHere(const Scenario& s, Measured& m) {
     if (!m.stats.fatal.empty()) return;
     m.census = CountTimeWait(s, m.stats.server_port);
     m.tcpext = Delta(ReadTcpExt(), before);
+    m.sockstat_tw = ReadSockstat().tw;
   } catch (const std::exception& e) {
     m.error = e.what();
   }
@@ -251,6 +255,10 @@ void SetCounters(benchmark::State& state, const Measured& m) {
   c["port_min"] = m.knobs.port_min;
   c["port_max"] = m.knobs.port_max;
   c["max_tw_buckets"] = m.knobs.max_tw_buckets;
+  // -1 where it is not the run's own total (host namespace, or veth where
+  // each end has its own namespace and the census counts both).
+  c["sockstat_tw"] =
+      m.isolated && m.sockstat_tw ? static_cast<double>(*m.sockstat_tw) : -1;
 }
 
 std::string Label(const ChurnStats& st) {

@@ -154,7 +154,8 @@ const std::vector<std::string>& CounterColumns() {
                                                    "tw_reuse_delay_ms",
                                                    "port_min",
                                                    "port_max",
-                                                   "max_tw_buckets"};
+                                                   "max_tw_buckets",
+                                                   "sockstat_tw"};
   return columns;
 }
 

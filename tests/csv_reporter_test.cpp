@@ -33,6 +33,7 @@ constexpr const char* kHeader =
     "tcpext_tw_recycled,tcpext_tw_killed,tcpext_tw_overflow,"
     "tcpext_listen_overflows,tcpext_listen_drops,"
     "tw_reuse,tw_reuse_delay_ms,port_min,port_max,max_tw_buckets,"
+    "sockstat_tw,"
     "real_time_s,"
     "kernel,libuv_version,git_commit,host,utc,isolated,port_range";
 
@@ -114,7 +115,7 @@ TEST(CsvColumnsTest, HeaderOrderIsFixed) {
     joined += (joined.empty() ? "" : ",") + column;
   }
   EXPECT_EQ(joined, kHeader);
-  EXPECT_EQ(CounterColumns().size(), 44u);
+  EXPECT_EQ(CounterColumns().size(), 45u);
 }
 
 TEST(CsvFieldTest, QuotesOnlyWhenNeeded) {
@@ -172,7 +173,7 @@ TEST_F(CsvWriterTest, IterationRowCarriesSettingsCountersAndContext) {
                         "10000,10000,9999,1.25,8000,10000,0,10000,1,1,"
                         "0,0,0,0,0,0,0,0,0,0,0,0,0,0,"
                         "45.5,80.25,0.125,1000,40000,10000,"
-                        ",,,,,,,,,,,,,,"
+                        ",,,,,,,,,,,,,,,"
                         "1.25,") +
                 kContextCells + "\n");
 }
@@ -200,7 +201,7 @@ TEST_F(CsvWriterTest, RealTimeIsPerIteration) {
   run.real_accumulated_time = 1.0;
   writer_.WriteRow(run);
   const std::string row = out_.str();
-  EXPECT_NE(row.find(",10000,,,,,,,,,,,,,,,0.25,6.18.0-test,"),
+  EXPECT_NE(row.find(",10000,,,,,,,,,,,,,,,,0.25,6.18.0-test,"),
             std::string::npos)
       << row;
 }
@@ -220,7 +221,7 @@ TEST_F(CsvWriterTest, ErroredRunHasEmptyCountersAndQuotedFields) {
                         "\"listen: \"\"EADDRINUSE\"\", port 80\","
                         "\"two\nlines\",") +
                 std::string(9, ',') +   // settings: scenario unknown
-                std::string(44, ',') +  // counters: none on an error
+                std::string(45, ',') +  // counters: none on an error
                 "," +                   // real_time_s: none on an error
                 kContextCells + "\n");
 }
@@ -235,7 +236,7 @@ TEST_F(CsvWriterTest, LookupMissLeavesSettingsEmptyButKeepsCounters) {
   writer_.WriteRow(run);
   EXPECT_EQ(out_.str(), std::string("BM_Unknown,iteration,,1,3,,,") +
                             std::string(9, ',') + "5" + std::string(29, ',') +
-                            "5," + std::string(14, ',') + "1.25," +
+                            "5," + std::string(15, ',') + "1.25," +
                             kContextCells + "\n");
 }
 
@@ -270,9 +271,9 @@ TEST_F(CsvWriterTest, AggregateRowsHaveNoRepetitionIndex) {
   EXPECT_EQ(Lines(out_.str()),
             (std::vector<std::string>{
                 prefix + "mean,,3,,," + settings + ",,,,8123.456" +
-                    std::string(39, ',') + ",0.25," + kContextCells,
+                    std::string(40, ',') + ",0.25," + kContextCells,
                 prefix + "cv,,3,,," + settings + ",,,,0.015" +
-                    std::string(39, ',') + ",0.05," + kContextCells}));
+                    std::string(40, ',') + ",0.05," + kContextCells}));
 }
 
 TEST_F(CsvWriterTest, SkipsComplexityRows) {
@@ -366,7 +367,7 @@ TEST_F(CsvWriterTest, RealBenchmarkRunThroughTee) {
   const std::string name =
       "BM_Churn/reuseaddr:1/closer:client/iterations:2/repeats:3/manual_time";
   const std::string settings = "1,0,client,64,128,ipv6,10000,2.5,loopback,";
-  const std::string counters_tail = std::string(43, ',');
+  const std::string counters_tail = std::string(44, ',');
   auto row = [&](const std::string& identity, const std::string& connections,
                  const std::string& real_time) {
     return name + "," + identity + ",3,,," + settings + connections +
