@@ -103,8 +103,8 @@ struct ServerConn {
 class Server {
  public:
   Server(const Scenario& s, ChurnStats* stats,
-         std::optional<sockaddr_storage> address)
-      : s_(s), stats_(stats), address_(address) {}
+         std::optional<sockaddr_storage> address, LiveCounters* live)
+      : s_(s), stats_(stats), address_(address), live_(live) {}
 
   // Opens the loop and hands the harness-made listener to libuv.
   int Init(UniqueFd listener) {
@@ -163,6 +163,7 @@ class Server {
       return;
     }
     ++stats_->accepted;
+    Bump(live_->accepted);
     MaybeCloseListener();
     // Nothing to echo: the server closer closes at once; a client closer is
     // awaited (EOF) so the server end closes second.
@@ -370,6 +371,7 @@ class Server {
     rb.error = r.error;
     rb.failed_step = r.failed_step;
     if (rb.bound) return;
+    Bump(live_->bind_failures);
     stats_->errors.Add(r.failed_step, r.error);
     rb.blockers = Blockers(stats_->server_port);
   }
@@ -377,6 +379,7 @@ class Server {
   const Scenario& s_;
   ChurnStats* stats_;
   std::optional<sockaddr_storage> address_;  // null: loopback
+  LiveCounters* live_;
   uv_loop_t loop_{};
   uv_tcp_t listener_{};
   uv_async_t stop_async_{};
@@ -415,11 +418,12 @@ struct ClientConn {
 class Client {
  public:
   Client(const Scenario& s, ChurnStats* stats, sockaddr_storage server,
-         const std::atomic<bool>* stop)
+         const std::atomic<bool>* stop, LiveCounters* live)
       : s_(s),
         stats_(stats),
         addr_(server),
         stop_(stop),
+        live_(live),
         slots_(static_cast<std::size_t>(s.concurrency)),
         payload_(s.payload, 'x') {
     for (auto& slot : slots_) slot.client = this;
@@ -458,6 +462,7 @@ class Client {
       return;
     }
     ++stats_->attempted;
+    Bump(live_->attempted);
     c->start_ns = NowNs();
     c->received = 0;
     c->backoff = false;
@@ -578,12 +583,15 @@ class Client {
 
   void Complete(ClientConn* c) {
     ++stats_->completed;
+    Bump(live_->completed);
     stats_->latency.Record(NowNs() - c->start_ns);
     Close(c);
   }
 
   void Fail(ClientConn* c, Step step, int uv_err) {
     stats_->errors.Add(step, uv_err);
+    Bump(live_->errors);
+    if (step == Step::kConnect) Bump(live_->connect_errors);
     Close(c);
   }
 
@@ -644,6 +652,7 @@ class Client {
   ChurnStats* stats_;
   sockaddr_storage addr_;
   const std::atomic<bool>* stop_;
+  LiveCounters* live_;
   std::vector<ClientConn> slots_;
   std::string payload_;
   uv_loop_t loop_{};
@@ -670,8 +679,12 @@ void EnterOrDie(const NetNamespace* ns, const char* which) {
 }  // namespace
 
 ChurnStats RunChurn(const Scenario& s, const std::atomic<bool>* stop,
-                    const Placement& placement) {
+                    const Placement& placement, LiveCounters* live) {
   ChurnStats stats;
+  // Without a sampler the counts still go somewhere: one branch-free
+  // increment per event either way.
+  LiveCounters unobserved;
+  if (live == nullptr) live = &unobserved;
   if (std::string why = Validate(s); !why.empty()) {
     stats.fatal = why;
     return stats;
@@ -697,12 +710,12 @@ ChurnStats RunChurn(const Scenario& s, const std::atomic<bool>* stop,
     return stats;
   }
   stats.server_port = l.port;
-  Server server(s, &stats, placement.server_address);
+  Server server(s, &stats, placement.server_address, live);
   ChurnStats client_stats;
   sockaddr_storage server_address =
       placement.server_address.value_or(LoopbackAddress(s.family, l.port));
   SetPort(server_address, l.port);
-  Client client(s, &client_stats, server_address, stop);
+  Client client(s, &client_stats, server_address, stop, live);
   if (int rc = server.Init(std::move(l.fd)); rc != 0) {
     // Broken setup after a good listener: nothing sensible can be measured.
     spdlog::critical("server loop setup failed: {}", uv_err_name(rc));

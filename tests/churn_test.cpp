@@ -155,6 +155,22 @@ TEST(ChurnTest, RebindAfterServerCloseFailsWithoutReuseaddr) {
   });
 }
 
+TEST(ChurnTest, LiveCountersEndEqualToTheStats) {
+  Isolated([] {
+    LiveCounters live;
+    ChurnStats st = RunChurn(Small(Closer::kServer, false, 300), nullptr, {},
+                             &live);
+    ExpectAllCompleted(st, 300);
+    EXPECT_EQ(live.attempted.load(), st.attempted);
+    EXPECT_EQ(live.completed.load(), st.completed);
+    EXPECT_EQ(live.accepted.load(), st.accepted);
+    EXPECT_EQ(live.errors.load(), 0u);
+    // The one failure of this run is the rebind that TIME_WAIT blocks.
+    EXPECT_EQ(live.bind_failures.load(), 1u);
+    EXPECT_EQ(live.bind_failures.load(), st.errors.AtStep(Step::kBind));
+  });
+}
+
 TEST(ChurnTest, RebindAfterServerCloseSucceedsWithReuseaddr) {
   Isolated([] {
     ChurnStats st = RunChurn(Small(Closer::kServer, true, 100));

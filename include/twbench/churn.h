@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "twbench/churn_stats.h"
+#include "twbench/live_counters.h"
 #include "twbench/scenario.h"
 
 namespace twbench {
@@ -28,8 +29,10 @@ struct Placement {
 // (listener setup failed) returns with `fatal` set. `stop`, when given and set
 // by another thread (e.g. on SIGINT), ends the run early like its time limit.
 // Every handle is closed and both loops close cleanly before it returns.
+// `live`, when given, receives running counts a sampler may read meanwhile.
 ChurnStats RunChurn(const Scenario& scenario,
                     const std::atomic<bool>* stop = nullptr,
-                    const Placement& placement = {});
+                    const Placement& placement = {},
+                    LiveCounters* live = nullptr);
 
 }  // namespace twbench
