@@ -158,8 +158,8 @@ TEST(ChurnTest, RebindAfterServerCloseFailsWithoutReuseaddr) {
 TEST(ChurnTest, LiveCountersEndEqualToTheStats) {
   Isolated([] {
     LiveCounters live;
-    ChurnStats st = RunChurn(Small(Closer::kServer, false, 300), nullptr, {},
-                             &live);
+    ChurnStats st =
+        RunChurn(Small(Closer::kServer, false, 300), nullptr, {}, &live);
     ExpectAllCompleted(st, 300);
     EXPECT_EQ(live.attempted.load(), st.attempted);
     EXPECT_EQ(live.completed.load(), st.completed);
