@@ -10,6 +10,8 @@
 #include <sstream>
 #include <utility>
 
+#include "probe.h"
+
 namespace twbench {
 namespace {
 
@@ -122,7 +124,10 @@ void PrintHelp() {
   CLI::App app("twbench", "twbench");
   Describe(app, defaults);
   app.set_help_flag("-h,--help", "print this help and exit");
-  std::cout << app.help() << "\nGoogle Benchmark flags:\n";
+  std::cout << app.help() << "\n";
+  // The TIME_WAIT duration probe (--probe=timewait) has settings of its own.
+  PrintProbeHelp(std::cout);
+  std::cout << "\nGoogle Benchmark flags:\n";
   std::cout.flush();
   benchmark::PrintDefaultHelp();
 }

@@ -11,6 +11,7 @@
 
 #include "bm_churn.h"
 #include "flags.h"
+#include "probe.h"
 #include "progress_reporter.h"
 #include "spdlog/cfg/env.h"
 #include "spdlog/sinks/stdout_color_sinks.h"
@@ -88,6 +89,11 @@ int CountSelected(const std::map<std::string, twbench::Scenario>& by_name) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // The TIME_WAIT probe is no benchmark: it takes the command line whole.
+  if (twbench::WantsProbe(argc, argv)) {
+    InstallSigint();
+    return twbench::RunProbeMain(argc, argv);
+  }
   if (WantsHelp(argc, argv)) {
     twbench::PrintHelp();
     return 0;
