@@ -91,5 +91,28 @@ check "unknown probe exits 2" test $? -eq 2
 "$bin" --help >"$work/h.out" 2>&1
 check "--help mentions --probe=timewait" grep -q -- '--probe_bound' "$work/h.out"
 
+# Without the privilege for namespaces: the host namespace, said once,
+# isolated=0 in every row, the same answers on kernel-picked ports.
+if [[ $(id -u) -eq 0 ]] && command -v setpriv >/dev/null; then
+  chmod 777 "$work"
+  cp "$bin" "$work/twbench" && chmod 755 "$work/twbench"
+  timeout 30 setpriv --reuid=65534 --regid=65534 --clear-groups \
+    "$work/twbench" --probe=timewait --probe_bound=0.3 \
+    --probe_cells=0/0/closed,1/1/closed --csv="$work/u.csv" \
+    >"$work/uout" 2>"$work/uerr"
+  check "unprivileged exits 0" test $? -eq 0
+  check "unprivileged says host namespace once" \
+    test "$(grep -c 'no network namespace per cell' "$work/uerr")" -eq 1
+  check "unprivileged rows isolated=0" python3 -c '
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+sys.exit(not (len(rows) == 2 and all(r["isolated"] == "0" for r in rows)))
+' "$work/u.csv"
+  check "unprivileged: blocked and fast cells as isolated" \
+    grep -Eq '^0/0/closed .*still_failing' "$work/uout"
+else
+  echo "SKIP unprivileged fallback: needs root and setpriv to drop to nobody"
+fi
+
 echo "$passed passed, $failed failed"
 test "$failed" -eq 0
