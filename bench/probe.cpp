@@ -56,6 +56,13 @@ void Describe(CLI::App& app, ProbeFlags& f) {
       "same port every\n10 ms until it works or --probe_bound strikes. Cells "
       "run in parallel, each in\na network namespace of its own when "
       "permitted.");
+  app.footer(
+      "Output: a table on stdout (seconds from the TIME_WAIT's birth to the "
+      "first\nbind+listen that worked, or to the last try), a progress line "
+      "every ~5 s on\nstderr, one CSV row per cell with --csv "
+      "(docs/timewait-probe.md). Exit 0\nwhen every cell ran to its end "
+      "(bound or still_failing), 1 on a cell error,\n2 on bad input, 130 "
+      "when interrupted (cells not finished say interrupted).");
   app.option_defaults()->always_capture_default();
   app.add_option("--probe", f.probe, "the probe to run: timewait")
       ->required()
@@ -246,7 +253,7 @@ bool WantsProbe(int argc, char** argv) {
 
 void PrintProbeHelp(std::ostream& out) {
   ProbeFlags defaults;
-  CLI::App app("twbench --probe=timewait", "twbench");
+  CLI::App app("", "twbench --probe=timewait");
   Describe(app, defaults);
   app.set_help_flag("-h,--help", "print this help and exit");
   out << app.help();
@@ -261,7 +268,7 @@ int RunProbeMain(int argc, char** argv) {
     }
   }
   ProbeFlags f;
-  CLI::App app("twbench --probe=timewait", "twbench");
+  CLI::App app("", "twbench --probe=timewait");
   Describe(app, f);
   app.set_help_flag();
   try {
