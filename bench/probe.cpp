@@ -6,10 +6,12 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <exception>
 #include <fstream>
 #include <iomanip>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <string_view>
@@ -192,17 +194,26 @@ void StartCell(CellRun& run, const ProbeSettings& settings, bool isolate) {
   run.outcome.cell = run.cell;
   run.outcome.family = settings.family;
   run.thread = std::thread([&run, settings, isolate] {
-    if (!isolate) {
-      run.outcome = RunProbeCell(run.cell, settings, &run.live);
-      return;
-    }
-    std::optional<std::string> why = RunInFreshNetns(
-        [&] { run.outcome = RunProbeCell(run.cell, settings, &run.live); });
-    if (why) {
+    // An exception leaving a std::thread would end the process unwritten.
+    try {
+      const auto cell = [&] {
+        run.outcome = RunProbeCell(run.cell, settings, &run.live);
+      };
+      std::optional<std::string> why;
+      if (isolate) {
+        why = RunInFreshNetns(cell);
+      } else {
+        cell();
+      }
+      if (why) {
+        run.outcome.result = ProbeResult::kError;
+        run.outcome.error = "network namespace: " + *why;
+      }
+    } catch (const std::exception& e) {
       run.outcome.result = ProbeResult::kError;
-      run.outcome.error = "network namespace: " + *why;
-      run.live.done.store(true);
+      run.outcome.error = e.what();
     }
+    run.live.done.store(true);
   });
 }
 
