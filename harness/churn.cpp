@@ -572,6 +572,12 @@ class Client {
     }
     ++stats_->connected;
     NotePort(c);
+    if (stats_->client_reuseaddr < 0) {
+      uv_os_fd_t fd;
+      if (uv_fileno(reinterpret_cast<uv_handle_t*>(&c->tcp), &fd) == 0) {
+        stats_->client_reuseaddr = GetIntSockopt(fd, SOL_SOCKET, SO_REUSEADDR);
+      }
+    }
     if (s_.payload == 0 && s_.closer == Closer::kClient) {
       Complete(c);
       return;
@@ -837,6 +843,7 @@ ChurnStats RunChurn(const Scenario& s, const std::atomic<bool>* stop,
   stats.client_bind_eaddrinuse = client_stats.client_bind_eaddrinuse;
   stats.first_connect_failure_s = client_stats.first_connect_failure_s;
   stats.completed_before_failure = client_stats.completed_before_failure;
+  stats.client_reuseaddr = client_stats.client_reuseaddr;
   return stats;
 }
 

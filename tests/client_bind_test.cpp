@@ -72,6 +72,7 @@ TEST_F(ClientBindTest, RangeWithoutReuseaddrMeetsEaddrinuseOnceTheRangeWraps) {
   EXPECT_EQ(st.client_ports_distinct, 100u);
   EXPECT_EQ(st.client_bind_eaddrinuse, 200u) << st.errors.Summary();
   EXPECT_EQ(st.client_bind_failures, 200u);
+  EXPECT_EQ(st.client_reuseaddr, 0);  // read back from the live socket
   EXPECT_EQ(st.errors.At(Step::kBind, "EADDRINUSE"), 200u);
   EXPECT_EQ(st.errors.AtStep(Step::kConnect), 0u) << st.errors.Summary();
   // The first failure is the 101st attempt: by then the 8 slots have
@@ -98,6 +99,7 @@ TEST_F(ClientBindTest, RangeWithReuseaddrTakesOverTimeWaitWhateverTwReuse) {
   BindRun r = RunIsolated(s);
   const ChurnStats& st = r.stats;
   EXPECT_EQ(st.attempted, 300u);
+  EXPECT_EQ(st.client_reuseaddr, 1);  // read back from the live socket
   EXPECT_EQ(st.client_bind_failures, 0u) << st.errors.Summary();
   // A port whose last connection is not yet in TIME_WAIT refuses the
   // 4-tuple: EADDRNOTAVAIL. That happens: the client closes as soon as it
@@ -143,7 +145,19 @@ TEST_F(ClientBindTest, RangeNoPortAndEphemeralNeverFailAtBind) {
     EXPECT_EQ(st.client_ports_distinct, 300u);
     EXPECT_FALSE(st.first_connect_failure_s.has_value());
     EXPECT_EQ(st.completed_before_failure, 300u);
+    EXPECT_EQ(st.client_reuseaddr, 0);
   }
+}
+
+// client_reuseaddr=1 with autobind: the harness makes the socket so the
+// option is really on; connect() still picks the port.
+TEST_F(ClientBindTest, EphemeralWithReuseaddrHasItOnTheLiveSocket) {
+  Scenario s = ClientClose(100, ClientBind::kEphemeral);
+  s.client_reuseaddr = true;
+  BindRun r = RunIsolated(s);
+  EXPECT_EQ(r.stats.completed, 100u) << r.stats.errors.Summary();
+  EXPECT_EQ(r.stats.client_reuseaddr, 1);
+  EXPECT_EQ(r.stats.client_ports_distinct, 100u);
 }
 
 TEST_F(ClientBindTest, RangeNoPortWorksOverIpv6) {

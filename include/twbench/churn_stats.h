@@ -113,6 +113,9 @@ struct ChurnStats {
   std::optional<double> first_connect_failure_s;
   // Connections completed before that first failure (all when none failed).
   std::uint64_t completed_before_failure = 0;
+  // SO_REUSEADDR read back from the first connected client socket (-1: none
+  // connected or not readable): what the kernel has, not what was asked.
+  int client_reuseaddr = -1;
 };
 
 }  // namespace twbench
