@@ -4,6 +4,7 @@
 #include <uv.h>
 
 #include <exception>
+#include <limits>
 #include <thread>
 
 #include "spdlog/spdlog.h"
@@ -124,8 +125,12 @@ void MeasureVeth(const Scenario& s, Measured& m) {
   }
   const std::string& server_ip =
       s.family == Family::kIPv4 ? topo->server_ipv4 : topo->server_ipv6;
+  const std::string& client_ip =
+      s.family == Family::kIPv4 ? topo->client_ipv4 : topo->client_ipv6;
+  // client_bind=range/range_no_port bind the client's own veth address.
   Placement placement{&topo->client, &topo->server,
-                      NumericAddress(s.family, server_ip, 0)};
+                      NumericAddress(s.family, server_ip, 0),
+                      NumericAddress(s.family, client_ip, 0)};
   try {
     TcpExtCounters before[2];
     for (int i = 0; i < 2; ++i) {
@@ -201,6 +206,34 @@ Measured Measure(const Scenario& s) {
 
 double Us(std::uint64_t ns) { return static_cast<double>(ns) / 1e3; }
 
+// Client port binding and port exhaustion: where the client's attempts fail
+// (bind or connect) and the rate before and after the first failure. NaN
+// where there was no failure: no time, no rate after it.
+void SetClientBindCounters(benchmark::UserCounters& c, const ChurnStats& st) {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const ErrorCounts& e = st.errors;
+  c["client_bind_failures"] = static_cast<double>(st.client_bind_failures);
+  // Not e.At(Step::kBind, ...): that step holds the listener's too.
+  c["client_bind_eaddrinuse"] = static_cast<double>(st.client_bind_eaddrinuse);
+  c["connect_eaddrnotavail"] =
+      static_cast<double>(e.At(Step::kConnect, "EADDRNOTAVAIL"));
+  const double before = static_cast<double>(st.completed_before_failure);
+  c["completed_before_failure"] = before;
+  if (!st.first_connect_failure_s) {
+    c["first_connect_failure_s"] = nan;
+    c["conn_per_s_before_failure"] =
+        st.seconds > 0 ? static_cast<double>(st.completed) / st.seconds : 0;
+    c["conn_per_s_after_failure"] = nan;
+    return;
+  }
+  const double t = *st.first_connect_failure_s;
+  c["first_connect_failure_s"] = t;
+  c["conn_per_s_before_failure"] = t > 0 ? before / t : nan;
+  const double after = static_cast<double>(st.completed) - before;
+  c["conn_per_s_after_failure"] =
+      st.seconds > t ? after / (st.seconds - t) : nan;
+}
+
 void SetCounters(benchmark::State& state, const Measured& m) {
   const ChurnStats& st = m.stats;
   const Census& census = m.census;
@@ -259,6 +292,7 @@ void SetCounters(benchmark::State& state, const Measured& m) {
   // each end has its own namespace and the census counts both).
   c["sockstat_tw"] =
       m.isolated && m.sockstat_tw ? static_cast<double>(*m.sockstat_tw) : -1;
+  SetClientBindCounters(c, st);
 }
 
 std::string Label(const ChurnStats& st) {

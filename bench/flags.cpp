@@ -8,6 +8,7 @@
 #include <iostream>
 #include <optional>
 #include <sstream>
+#include <tuple>
 #include <utility>
 
 #include "probe.h"
@@ -35,6 +36,28 @@ CLI::Validator PortRangeValidator() {
         return {};
       },
       "MIN-MAX");
+}
+
+// Client port binding and the named scenarios (docs/client-ports.md).
+void DescribeClientBind(CLI::App& app, Flags& f) {
+  app.add_option("--client_bind", f.client_bind,
+                 "how a client socket gets its port: ephemeral (connect() "
+                 "picks), range (bind() to the next port of --client_ports), "
+                 "range_no_port (IP_BIND_ADDRESS_NO_PORT, bind() to port 0)")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"ephemeral", "range", "range_no_port"}));
+  app.add_option("--client_ports", f.client_ports,
+                 "ports client_bind=range walks through, wrapping, as MIN-MAX")
+      ->check(PortRangeValidator());
+  app.add_option("--client_reuseaddr", f.client_reuseaddr,
+                 "SO_REUSEADDR on the client socket")
+      ->delimiter(',')
+      ->check(CLI::IsMember({0, 1}));
+  app.add_option("--scenario", f.scenario,
+                 "run a named scenario alone instead of the matrix: "
+                 "port_exhaustion (client-side close through a 500-port "
+                 "ip_local_port_range, tcp_tw_reuse=0, 5000 connections)")
+      ->check(CLI::IsMember({"port_exhaustion"}));
 }
 
 // The one table of settings. Defaults come from the Flags struct, so the
@@ -109,6 +132,7 @@ void Describe(CLI::App& app, Flags& f) {
                  "a fresh network namespace per run: auto (when permitted), "
                  "on (required), off (host namespace)")
       ->check(CLI::IsMember({"auto", "on", "off"}));
+  DescribeClientBind(app, f);
   app.add_option("--csv", f.csv, "write result rows to this CSV file");
   app.add_option("--log_level", f.log_level,
                  "trace, debug, info, warn, error, critical or off (also "
@@ -150,6 +174,15 @@ Flags ParseFlags(int argc, char** argv) {
         "--family", "--topology", "--tw_reuse", "--tw_reuse_delay",
         "--port_range", "--max_tw_buckets"}) {
     if (app.count(name) > 0) flags.default_matrix = false;
+  }
+  for (const char* name : {"--client_bind", "--client_reuseaddr"}) {
+    if (app.count(name) > 0) flags.default_matrix = false;
+  }
+  if (!flags.scenario.empty() && !flags.default_matrix) {
+    std::cerr << "twbench: --scenario=" << flags.scenario
+              << " fixes the matrix settings; leave out --closer, "
+                 "--concurrency, --port_range and the other matrix settings\n";
+    std::exit(2);
   }
   return flags;
 }
@@ -200,9 +233,58 @@ void AppendKnobShowcase(const Flags& f, std::vector<Scenario>& out) {
   }
 }
 
+// Every scenario once per client binding and client SO_REUSEADDR (the
+// defaults: once, unchanged).
+void ApplyClientBind(const Flags& f, std::vector<Scenario>& out) {
+  const auto ports = ParsePortRange(f.client_ports);  // checked by the parser
+  std::vector<Scenario> crossed;
+  for (const Scenario& base : out)
+    for (const std::string& bind : f.client_bind)
+      for (int reuse : f.client_reuseaddr) {
+        Scenario s = base;
+        s.client_bind = *ParseClientBind(bind);
+        s.client_reuseaddr = reuse != 0;
+        if (ports) std::tie(s.client_port_min, s.client_port_max) = *ports;
+        crossed.push_back(s);
+      }
+  out = std::move(crossed);
+}
+
+// Port exhaustion: the client closes first, so each connection leaves a
+// TIME_WAIT on a client port; with tcp_tw_reuse=0 none is reused, and the
+// 500-port range runs dry after ~500 connections. The budget is ten times
+// the range, so the row shows the rate before and after, and the run goes on.
+Scenario PortExhaustion(const Flags& f) {
+  Scenario s;
+  s.reuseaddr = true;
+  s.closer = Closer::kClient;
+  s.concurrency = 8;
+  s.connections = 5000;
+  s.time_limit_s = f.time_limit_s;
+  s.connection_timeout_s = f.connection_timeout_s;
+  s.backlog = f.backlog;
+  s.knobs = TcpKnobs{0, {}, std::make_pair(40000, 40499), {}};
+  return s;
+}
+
+// The default matrix's port-exhaustion rows: autobind runs dry at connect
+// (EADDRNOTAVAIL); a client binding ports of its own 500-port range without
+// SO_REUSEADDR runs dry at bind (EADDRINUSE) once the range wraps onto its
+// own TIME_WAIT. About half a second each.
+void AppendClientBindShowcase(const Flags& f, std::vector<Scenario>& out) {
+  out.push_back(PortExhaustion(f));
+  Scenario s = PortExhaustion(f);
+  s.knobs = {};
+  s.client_bind = ClientBind::kRange;
+  s.client_port_min = 20000;
+  s.client_port_max = 20499;
+  out.push_back(s);
+}
+
 }  // namespace
 
 std::vector<Scenario> Matrix(const Flags& f) {
+  if (f.scenario == "port_exhaustion") return {PortExhaustion(f)};
   std::vector<Scenario> out;
   for (const std::string& topology : f.topology)
     for (const TcpKnobs& knobs : KnobMatrix(f))
@@ -227,7 +309,9 @@ std::vector<Scenario> Matrix(const Flags& f) {
                   s.topology = *ParseTopology(topology);
                   out.push_back(s);
                 }
+  ApplyClientBind(f, out);
   if (f.default_matrix) AppendKnobShowcase(f, out);
+  if (f.default_matrix) AppendClientBindShowcase(f, out);
   return out;
 }
 

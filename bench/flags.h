@@ -35,6 +35,14 @@ struct Flags {
   // No matrix setting given: the default matrix also shows what the kernel
   // knobs and the topology change (see Matrix()).
   bool default_matrix = true;
+
+  // Client port binding: matrix settings, and one range for all runs.
+  std::vector<std::string> client_bind{"ephemeral"};
+  std::string client_ports = "20000-20999";  // "min-max", client_bind=range
+  std::vector<int> client_reuseaddr{0};
+  // A named scenario ("port_exhaustion") run alone instead of the matrix;
+  // empty: the matrix.
+  std::string scenario;
 };
 
 // Parses argv (after Google Benchmark took its --benchmark_* flags). On bad

@@ -11,6 +11,7 @@
 #include <uv.h>
 
 #include <bitset>
+#include <cerrno>
 #include <cstdlib>
 #include <memory>
 #include <thread>
@@ -418,10 +419,12 @@ struct ClientConn {
 class Client {
  public:
   Client(const Scenario& s, ChurnStats* stats, sockaddr_storage server,
-         const std::atomic<bool>* stop, LiveCounters* live)
+         sockaddr_storage local, const std::atomic<bool>* stop,
+         LiveCounters* live)
       : s_(s),
         stats_(stats),
         addr_(server),
+        local_(local),
         stop_(stop),
         live_(live),
         slots_(static_cast<std::size_t>(s.concurrency)),
@@ -443,6 +446,9 @@ class Client {
     for (auto& slot : slots_) Start(&slot);
     uv_run(&loop_, UV_RUN_DEFAULT);
     stats_->client_ports_distinct = ports_.count();
+    if (!stats_->first_connect_failure_s) {
+      stats_->completed_before_failure = stats_->completed;
+    }
   }
   void CloseLoop() { CloseLoopOrDie(&loop_, "client"); }
 
@@ -471,16 +477,78 @@ class Client {
     c->tcp.data = c;
     c->connect_req.data = c;
     in_flight_.PushBack(c);
-    int rc =
-        uv_tcp_connect(&c->connect_req, &c->tcp,
-                       reinterpret_cast<const sockaddr*>(&addr_), OnConnect);
+    Step step = Step::kConnect;
+    int rc = OwnSocket() ? OpenOwnSocket(c, &step) : 0;
+    if (rc == 0) {
+      rc = uv_tcp_connect(&c->connect_req, &c->tcp,
+                          reinterpret_cast<const sockaddr*>(&addr_), OnConnect);
+    }
     if (rc != 0) {
       // Out of fds or memory: give the system a sweep period to recover
-      // instead of spinning on the same failure.
+      // instead of spinning on the same failure. A bind() conflict moves on:
+      // the slot's next attempt takes the next port.
       c->backoff = rc == UV_EMFILE || rc == UV_ENFILE || rc == UV_ENOBUFS ||
                    rc == UV_ENOMEM;
-      Fail(c, Step::kConnect, rc);
+      Fail(c, step, rc);
     }
+  }
+
+  // Whether the harness makes the client socket: uv_tcp_connect makes one
+  // with no options, and uv_tcp_bind would force SO_REUSEADDR on.
+  bool OwnSocket() const {
+    return s_.client_bind != ClientBind::kEphemeral || s_.client_reuseaddr;
+  }
+
+  // socket -> setsockopt -> bind, then libuv takes the fd (uv_tcp_open).
+  // Returns 0 or a libuv error; *step says where it failed.
+  int OpenOwnSocket(ClientConn* c, Step* step) {
+    const int domain = s_.family == Family::kIPv4 ? AF_INET : AF_INET6;
+    UniqueFd fd(socket(domain, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+    if (!fd) return -errno;  // EMFILE: counted at connect, as libuv would
+    // Set both ways: "off" must be off on the live socket.
+    const int reuse = s_.client_reuseaddr ? 1 : 0;
+    if (setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &reuse, sizeof(reuse)) !=
+        0) {
+      return -errno;
+    }
+    if (s_.client_bind != ClientBind::kEphemeral) {
+      *step = Step::kBind;
+      if (int rc = BindLocal(fd.get()); rc != 0) return rc;
+      *step = Step::kConnect;
+    }
+    if (int rc = uv_tcp_open(&c->tcp, fd.get()); rc != 0) return rc;
+    fd.release();  // libuv owns it now
+    return 0;
+  }
+
+  int BindLocal(int fd) {
+    sockaddr_storage local = local_;
+    if (s_.client_bind == ClientBind::kRangeNoPort) {
+      // Port 0 with this option: bind() takes the address only and connect()
+      // picks a port free for the whole 4-tuple, as autobind does.
+      const int on = 1;
+      if (setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &on,
+                     sizeof(on)) != 0) {
+        return -errno;
+      }
+      SetPort(local, 0);
+    } else {
+      SetPort(local, NextPort());
+    }
+    if (bind(fd, reinterpret_cast<const sockaddr*>(&local),
+             AddressLength(s_.family)) != 0) {
+      return -errno;
+    }
+    return 0;
+  }
+
+  // The next port of the client range, wrapping; a failed bind() used its
+  // port all the same, so a conflict is not retried on the same port.
+  std::uint16_t NextPort() {
+    const int span = s_.client_port_max - s_.client_port_min + 1;
+    const int port = s_.client_port_min + next_port_;
+    next_port_ = (next_port_ + 1) % span;
+    return static_cast<std::uint16_t>(port);
   }
 
   static void OnConnect(uv_connect_t* req, int status) {
@@ -504,6 +572,12 @@ class Client {
     }
     ++stats_->connected;
     NotePort(c);
+    if (stats_->client_reuseaddr < 0) {
+      uv_os_fd_t fd;
+      if (uv_fileno(reinterpret_cast<uv_handle_t*>(&c->tcp), &fd) == 0) {
+        stats_->client_reuseaddr = GetIntSockopt(fd, SOL_SOCKET, SO_REUSEADDR);
+      }
+    }
     if (s_.payload == 0 && s_.closer == Closer::kClient) {
       Complete(c);
       return;
@@ -592,6 +666,18 @@ class Client {
     stats_->errors.Add(step, uv_err);
     Bump(live_->errors);
     if (step == Step::kConnect) Bump(live_->connect_errors);
+    if (step == Step::kBind) {
+      ++stats_->client_bind_failures;
+      if (uv_err == UV_EADDRINUSE) ++stats_->client_bind_eaddrinuse;
+      Bump(live_->client_bind_failures);
+    }
+    if ((step == Step::kConnect || step == Step::kBind) &&
+        !stats_->first_connect_failure_s) {
+      // When the range ran dry: the exhaustion columns split the run here.
+      stats_->first_connect_failure_s =
+          static_cast<double>(NowNs() - start_ns_) / 1e9;
+      stats_->completed_before_failure = stats_->completed;
+    }
     Close(c);
   }
 
@@ -651,6 +737,8 @@ class Client {
   const Scenario& s_;
   ChurnStats* stats_;
   sockaddr_storage addr_;
+  sockaddr_storage local_;  // client_bind=range/range_no_port binds here
+  int next_port_ = 0;       // client_bind=range: offset of the next port
   const std::atomic<bool>* stop_;
   LiveCounters* live_;
   std::vector<ClientConn> slots_;
@@ -715,7 +803,9 @@ ChurnStats RunChurn(const Scenario& s, const std::atomic<bool>* stop,
   sockaddr_storage server_address =
       placement.server_address.value_or(LoopbackAddress(s.family, l.port));
   SetPort(server_address, l.port);
-  Client client(s, &client_stats, server_address, stop, live);
+  const sockaddr_storage client_address =
+      placement.client_address.value_or(LoopbackAddress(s.family, 0));
+  Client client(s, &client_stats, server_address, client_address, stop, live);
   if (int rc = server.Init(std::move(l.fd)); rc != 0) {
     // Broken setup after a good listener: nothing sensible can be measured.
     spdlog::critical("server loop setup failed: {}", uv_err_name(rc));
@@ -749,6 +839,11 @@ ChurnStats RunChurn(const Scenario& s, const std::atomic<bool>* stop,
   stats.latency = std::move(client_stats.latency);
   stats.client_ports_distinct = client_stats.client_ports_distinct;
   stats.errors.Merge(client_stats.errors);
+  stats.client_bind_failures = client_stats.client_bind_failures;
+  stats.client_bind_eaddrinuse = client_stats.client_bind_eaddrinuse;
+  stats.first_connect_failure_s = client_stats.first_connect_failure_s;
+  stats.completed_before_failure = client_stats.completed_before_failure;
+  stats.client_reuseaddr = client_stats.client_reuseaddr;
   return stats;
 }
 

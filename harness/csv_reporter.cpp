@@ -19,9 +19,10 @@ const std::vector<std::string>& IdentityColumns() {
 
 const std::vector<std::string>& SettingsColumns() {
   static const std::vector<std::string> columns = {
-      "reuseaddr",          "reuseport",    "closer",
-      "concurrency",        "payload",      "family",
-      "budget_connections", "time_limit_s", "topology"};
+      "reuseaddr",          "reuseport",         "closer",
+      "concurrency",        "payload",           "family",
+      "budget_connections", "time_limit_s",      "topology",
+      "client_bind",        "client_port_range", "client_reuseaddr"};
   return columns;
 }
 
@@ -63,6 +64,13 @@ void AppendSettings(const Scenario* scenario, std::vector<std::string>& cells) {
   cells.push_back(std::to_string(scenario->connections));
   cells.push_back(CsvNumber(scenario->time_limit_s));
   cells.emplace_back(ToString(scenario->topology));
+  // Client port binding; the range only where it is used.
+  cells.emplace_back(ToString(scenario->client_bind));
+  cells.push_back(scenario->client_bind == ClientBind::kRange
+                      ? Integer(scenario->client_port_min) + "-" +
+                            Integer(scenario->client_port_max)
+                      : "");
+  cells.push_back(Flag(scenario->client_reuseaddr));
 }
 
 // Seconds per iteration, as GB's GetAdjustedRealTime computes it but without
@@ -155,7 +163,14 @@ const std::vector<std::string>& CounterColumns() {
                                                    "port_min",
                                                    "port_max",
                                                    "max_tw_buckets",
-                                                   "sockstat_tw"};
+                                                   "sockstat_tw",
+                                                   "client_bind_failures",
+                                                   "client_bind_eaddrinuse",
+                                                   "connect_eaddrnotavail",
+                                                   "first_connect_failure_s",
+                                                   "completed_before_failure",
+                                                   "conn_per_s_before_failure",
+                                                   "conn_per_s_after_failure"};
   return columns;
 }
 

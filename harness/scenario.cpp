@@ -45,6 +45,26 @@ std::optional<Topology> ParseTopology(std::string_view text) {
   return std::nullopt;
 }
 
+std::string_view ToString(ClientBind bind) {
+  switch (bind) {
+    case ClientBind::kEphemeral:
+      return "ephemeral";
+    case ClientBind::kRange:
+      return "range";
+    case ClientBind::kRangeNoPort:
+      return "range_no_port";
+  }
+  return "?";
+}
+
+std::optional<ClientBind> ParseClientBind(std::string_view text) {
+  for (ClientBind b :
+       {ClientBind::kEphemeral, ClientBind::kRange, ClientBind::kRangeNoPort}) {
+    if (text == ToString(b)) return b;
+  }
+  return std::nullopt;
+}
+
 std::string Validate(const Scenario& s) {
   if (s.concurrency < 1 || s.concurrency > kMaxConcurrency) {
     return "concurrency must be 1.." + std::to_string(kMaxConcurrency) +
@@ -60,6 +80,12 @@ std::string Validate(const Scenario& s) {
     return "connection_timeout must be > 0 seconds";
   }
   if (s.backlog < 1) return "backlog must be at least 1";
+  if (s.client_port_min < 1 || s.client_port_max > 65535 ||
+      s.client_port_min > s.client_port_max) {
+    return "client_ports must be MIN-MAX with 1 <= MIN <= MAX <= 65535, got " +
+           std::to_string(s.client_port_min) + "-" +
+           std::to_string(s.client_port_max);
+  }
   return {};
 }
 
@@ -85,6 +111,16 @@ std::string SettingsName(const Scenario& s) {
   }
   if (k.max_tw_buckets) {
     name += "/max_tw_buckets:" + std::to_string(*k.max_tw_buckets);
+  }
+  // The default (ephemeral, SO_REUSEADDR off) stays out, so names from
+  // before client binding existed still match.
+  if (s.client_bind != ClientBind::kEphemeral || s.client_reuseaddr) {
+    name += "/client_bind:" + std::string(ToString(s.client_bind));
+    if (s.client_bind == ClientBind::kRange) {
+      name += "/client_ports:" + std::to_string(s.client_port_min) + "-" +
+              std::to_string(s.client_port_max);
+    }
+    name += "/client_reuseaddr:" + std::to_string(s.client_reuseaddr ? 1 : 0);
   }
   return name;
 }

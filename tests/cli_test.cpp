@@ -77,4 +77,40 @@ TEST(CliTest, HelpListsEverySettingAndExitsZero) {
   }
 }
 
+// Client port binding (docs/client-ports.md).
+TEST(CliTest, BadClientPortRangeNamesTheSetting) {
+  for (const char* arg : {"--client_ports=30000-20000", "--client_ports=0-10",
+                          "--client_ports=1-70000", "--client_ports=20000"}) {
+    Outcome o = RunTwbench(arg);
+    EXPECT_EQ(o.status, 2) << arg << ": " << o.output;
+    EXPECT_NE(o.output.find("--client_ports"), std::string::npos) << o.output;
+    EXPECT_NE(o.output.find("MIN"), std::string::npos) << o.output;
+  }
+}
+
+TEST(CliTest, UnknownClientBindNamesItsChoices) {
+  Outcome o = RunTwbench("--client_bind=random");
+  EXPECT_EQ(o.status, 2) << o.output;
+  EXPECT_NE(o.output.find("--client_bind"), std::string::npos) << o.output;
+  EXPECT_NE(o.output.find("range_no_port"), std::string::npos) << o.output;
+}
+
+TEST(CliTest, NamedScenarioRefusesMatrixSettings) {
+  Outcome o = RunTwbench("--scenario=port_exhaustion --closer=server");
+  EXPECT_EQ(o.status, 2) << o.output;
+  EXPECT_NE(o.output.find("--scenario"), std::string::npos) << o.output;
+  o = RunTwbench("--scenario=no_such_scenario");
+  EXPECT_EQ(o.status, 2) << o.output;
+  EXPECT_NE(o.output.find("port_exhaustion"), std::string::npos) << o.output;
+}
+
+TEST(CliTest, HelpListsClientBindSettings) {
+  Outcome o = RunTwbench("--help");
+  EXPECT_EQ(o.status, 0) << o.output;
+  for (const char* flag : {"--client_bind", "--client_ports",
+                           "--client_reuseaddr", "--scenario"}) {
+    EXPECT_NE(o.output.find(flag), std::string::npos) << flag;
+  }
+}
+
 }  // namespace

@@ -22,6 +22,9 @@ struct Placement {
   const NetNamespace* client = nullptr;  // null: the calling thread's
   const NetNamespace* server = nullptr;
   std::optional<sockaddr_storage> server_address;  // null: loopback
+  // The address a client socket binds to with client_bind=range or
+  // range_no_port (its port is replaced); null: loopback.
+  std::optional<sockaddr_storage> client_address;
 };
 
 // Runs the scenario to its budget and returns what it measured. Failures of

@@ -5,6 +5,7 @@
 #include <array>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -100,6 +101,21 @@ struct ChurnStats {
   RebindResult rebind;
   // Non-empty when the run could not go on (e.g. the listener setup failed).
   std::string fatal;
+
+  // Client port binding and port exhaustion. A client bind() failure is
+  // also in `errors` at Step::kBind, where a listener's would be too; this
+  // count is the client's alone.
+  std::uint64_t client_bind_failures = 0;
+  std::uint64_t client_bind_eaddrinuse = 0;  // of those, EADDRINUSE
+  // Seconds from the churn's start to the first connection attempt that
+  // failed before it was established (client bind() or connect(), any errno);
+  // unset when none failed.
+  std::optional<double> first_connect_failure_s;
+  // Connections completed before that first failure (all when none failed).
+  std::uint64_t completed_before_failure = 0;
+  // SO_REUSEADDR read back from the first connected client socket (-1: none
+  // connected or not readable): what the kernel has, not what was asked.
+  int client_reuseaddr = -1;
 };
 
 }  // namespace twbench

@@ -15,6 +15,8 @@ struct LiveCounters {
   std::atomic<std::uint64_t> completed{0};
   std::atomic<std::uint64_t> connect_errors{0};  // failures at connect()
   std::atomic<std::uint64_t> errors{0};          // client failures, any step
+  // Failed bind() of client sockets (client_bind=range/range_no_port).
+  std::atomic<std::uint64_t> client_bind_failures{0};
   // Written by the server loop; on its own cache line so the two loops do
   // not bounce one line between the cores.
   alignas(64) std::atomic<std::uint64_t> accepted{0};

@@ -26,6 +26,15 @@ enum class Family { kIPv4, kIPv6 };
 // rule of tcp_tw_reuse=2 does not apply).
 enum class Topology { kLoopback, kVeth };
 
+// How a client socket gets its local port.
+enum class ClientBind {
+  kEphemeral,    // connect() picks one from ip_local_port_range (autobind)
+  kRange,        // bind() to the next port of [client_port_min,
+                 // client_port_max] before connect, as some load generators do
+  kRangeNoPort,  // IP_BIND_ADDRESS_NO_PORT and bind() to port 0: the kernel
+                 // picks the port at connect(), knowing the 4-tuple
+};
+
 struct Scenario {
   // Socket options of the listener (set before bind, read back by tests).
   bool reuseaddr = false;  // SO_REUSEADDR
@@ -57,6 +66,16 @@ struct Scenario {
   // After the churn, close the listener and at once bind a new socket with the
   // same options to the same address and port ("restart the server").
   bool rebind_after = true;
+
+  // How the client gets its port. Any setting but the default (ephemeral,
+  // SO_REUSEADDR off) makes the harness create the client socket itself.
+  ClientBind client_bind = ClientBind::kEphemeral;
+  // The ports client_bind=range walks through, wrapping; by default below
+  // the default ip_local_port_range (32768-60999), so they never collide
+  // with ports the kernel hands out by itself.
+  int client_port_min = 20000;
+  int client_port_max = 20999;
+  bool client_reuseaddr = false;  // SO_REUSEADDR on the client socket
 };
 
 inline constexpr int kMaxConcurrency = 10000;
@@ -68,13 +87,17 @@ std::optional<Closer> ParseCloser(std::string_view text);
 std::optional<Family> ParseFamily(std::string_view text);
 std::string_view ToString(Topology topology);
 std::optional<Topology> ParseTopology(std::string_view text);
+std::string_view ToString(ClientBind bind);  // "ephemeral", "range", ...
+std::optional<ClientBind> ParseClientBind(std::string_view text);
 
 // Why the scenario cannot run (empty when it can): names the setting and
 // what it accepts.
 std::string Validate(const Scenario& scenario);
 
 // "reuseaddr:0/reuseport:0/closer:server/conc:64/payload:0/family:ipv4",
-// then each knob that is set ("/tw_reuse:0/port_range:40000-40999"): the
+// then each knob that is set ("/tw_reuse:0/port_range:40000-40999"), then
+// the client's binding when not the default
+// ("/client_bind:range/client_ports:20000-20999/client_reuseaddr:0"): the
 // settings as they stand in a benchmark's name.
 std::string SettingsName(const Scenario& scenario);
 
