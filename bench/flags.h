@@ -35,6 +35,9 @@ struct Flags {
   // No matrix setting given: the default matrix also shows what the kernel
   // knobs and the topology change (see Matrix()).
   bool default_matrix = true;
+  // The time series (docs/timeseries.md): sampled only when written.
+  int sample_interval_ms = 100;  // 0: no sampler
+  std::string timeseries;        // empty: no time-series file
 };
 
 // Parses argv (after Google Benchmark took its --benchmark_* flags). On bad
