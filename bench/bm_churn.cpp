@@ -109,14 +109,15 @@ class RunSampler {
     }
     spdlog::info(
         "{}: sampler {} ticks, {:.1f} us mean, {:.1f} us max, last {:.1f} us "
-        "with {} TIME_WAIT",
+        "with {} TIME_WAIT; {:.3f} s CPU in {:.3f} s of churn",
         SettingsName(s), r.ticks,
         r.ticks ? static_cast<double>(r.tick_ns_total) / 1e3 /
                       static_cast<double>(r.ticks)
                 : 0.0,
         static_cast<double>(r.tick_ns_max) / 1e3,
         static_cast<double>(r.last_tick_ns) / 1e3,
-        m.samples.empty() ? 0 : m.samples.back().time_wait);
+        m.samples.empty() ? 0 : m.samples.back().time_wait, r.cpu_s,
+        m.stats.seconds);
     sampler_.reset();
   }
 

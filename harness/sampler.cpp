@@ -2,6 +2,8 @@
 // async handle through which Stop reaches the loop from another thread.
 #include "twbench/sampler.h"
 
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -44,6 +46,10 @@ void CheckUv(int rc, const char* call) {
     spdlog::critical("sampler: {} failed: {}", call, uv_err_name(rc));
     std::abort();
   }
+}
+
+double Seconds(const timeval& tv) {
+  return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6;
 }
 
 }  // namespace
@@ -128,6 +134,11 @@ void Sampler::Run(std::promise<std::string>& started) {
   uv_run(&loop_, UV_RUN_DEFAULT);
   report_.loop_close_rc = uv_loop_close(&loop_);
   sockets_.clear();
+  // What sampling took from the churn's cores, the kernel's dumps included.
+  rusage usage{};
+  if (getrusage(RUSAGE_THREAD, &usage) == 0) {
+    report_.cpu_s = Seconds(usage.ru_utime) + Seconds(usage.ru_stime);
+  }
 }
 
 void Sampler::OnTick(uv_timer_t* timer) {

@@ -60,8 +60,9 @@ struct SamplerReport {
   std::uint64_t tick_ns_total = 0;  // time spent taking samples
   std::uint64_t tick_ns_max = 0;
   std::uint64_t last_tick_ns = 0;  // the final sample's cost
-  int loop_close_rc = -1;          // uv_loop_close; 0 when every handle closed
-  int handles_closed = 0;          // close callbacks run (2: timer, async)
+  double cpu_s = 0;        // the sampler thread's CPU time, user + system
+  int loop_close_rc = -1;  // uv_loop_close; 0 when every handle closed
+  int handles_closed = 0;  // close callbacks run (2: timer, async)
 };
 
 // Enough samples for a run of `seconds` at `interval_ms`, plus slack for the
