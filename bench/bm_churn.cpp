@@ -12,14 +12,18 @@
 #include "twbench/kernel_counters.h"
 #include "twbench/listener.h"
 #include "twbench/netns.h"
+#include "twbench/sampler.h"
 #include "twbench/socket_census.h"
 #include "twbench/sysctl.h"
+#include "twbench/timeseries_writer.h"
 #include "twbench/topology.h"
 
 namespace twbench {
 
 std::atomic<bool> g_interrupted{false};
 bool g_isolate = false;
+TimeseriesWriter* g_timeseries = nullptr;
+int g_sample_interval_ms = 0;
 
 namespace {
 
@@ -60,7 +64,67 @@ struct Measured {
   // constant-cost total, exact only when the namespace is the run's alone.
   std::optional<std::uint64_t> sockstat_tw;
   bool isolated = false;
-  std::string error;  // census or counters failed
+  std::string error;            // census or counters failed
+  std::vector<Sample> samples;  // the time series, when sampled
+  int sample_interval_ms = 0;   // 0: not sampled
+};
+
+// The time series of one run: sampling starts before the churn and stops
+// after the run's settled census, so the last sample counts what the row's
+// time_wait counts.
+class RunSampler {
+ public:
+  // `namespaces`: where the run's sockets are (empty: this thread's);
+  // `shared`: a namespace other sockets live in too (filter by the port).
+  RunSampler(const Scenario& s, std::vector<const NetNamespace*> namespaces,
+             bool shared) {
+    if (g_timeseries == nullptr || g_sample_interval_ms <= 0) return;
+    SamplerSettings settings;
+    settings.interval_ms = g_sample_interval_ms;
+    settings.capacity = SampleCapacity(s.time_limit_s, g_sample_interval_ms);
+    settings.ipv4 = s.family == Family::kIPv4;
+    settings.ipv6 = s.family == Family::kIPv6;
+    settings.namespaces = std::move(namespaces);
+    settings.filter_by_server_port = shared;
+    sampler_.emplace(std::move(settings), live_);
+    if (std::string why = sampler_->Start(); !why.empty()) {
+      spdlog::warn("{}: not sampled: {}", SettingsName(s), why);
+      sampler_.reset();
+    }
+  }
+  LiveCounters* live() { return &live_; }
+
+  void Finish(const Scenario& s, Measured& m) {
+    if (!sampler_) return;
+    sampler_->Stop();
+    m.samples = sampler_->samples();
+    m.sample_interval_ms = g_sample_interval_ms;
+    const SamplerReport& r = sampler_->report();
+    if (!r.census_error.empty()) {
+      spdlog::warn("{}: sampler census failed: {}", SettingsName(s),
+                   r.census_error);
+    }
+    if (r.dropped > 0) {
+      spdlog::warn("{}: sampler buffer full, {} samples dropped",
+                   SettingsName(s), r.dropped);
+    }
+    spdlog::info(
+        "{}: sampler {} ticks, {:.1f} us mean, {:.1f} us max, last {:.1f} us "
+        "with {} TIME_WAIT; {:.3f} s CPU in {:.3f} s of churn",
+        SettingsName(s), r.ticks,
+        r.ticks ? static_cast<double>(r.tick_ns_total) / 1e3 /
+                      static_cast<double>(r.ticks)
+                : 0.0,
+        static_cast<double>(r.tick_ns_max) / 1e3,
+        static_cast<double>(r.last_tick_ns) / 1e3,
+        m.samples.empty() ? 0 : m.samples.back().time_wait, r.cpu_s,
+        m.stats.seconds);
+    sampler_.reset();
+  }
+
+ private:
+  LiveCounters live_;
+  std::optional<Sampler> sampler_;
 };
 
 bool AnyKnobSet(const TcpKnobs& k) {
@@ -77,11 +141,14 @@ void MeasureHere(const Scenario& s, Measured& m) {
     }
     m.knobs = ReadTcpKnobs();
     const TcpExtCounters before = ReadTcpExt();
-    m.stats = RunChurn(s, &g_interrupted);
-    if (!m.stats.fatal.empty()) return;
-    m.census = CountTimeWait(s, m.stats.server_port);
-    m.tcpext = Delta(ReadTcpExt(), before);
-    m.sockstat_tw = ReadSockstat().tw;
+    RunSampler sampler(s, {}, !g_isolate);
+    m.stats = RunChurn(s, &g_interrupted, {}, sampler.live());
+    if (m.stats.fatal.empty()) {
+      m.census = CountTimeWait(s, m.stats.server_port);
+      m.tcpext = Delta(ReadTcpExt(), before);
+      m.sockstat_tw = ReadSockstat().tw;
+    }
+    sampler.Finish(s, m);
   } catch (const std::exception& e) {
     m.error = e.what();
   }
@@ -142,8 +209,12 @@ void MeasureVeth(const Scenario& s, Measured& m) {
         before[i] = ReadTcpExt();
       });
     }
-    m.stats = RunChurn(s, &g_interrupted, placement);
-    if (!m.stats.fatal.empty()) return;
+    RunSampler sampler(s, {&topo->client, &topo->server}, false);
+    m.stats = RunChurn(s, &g_interrupted, placement, sampler.live());
+    if (!m.stats.fatal.empty()) {
+      sampler.Finish(s, m);
+      return;
+    }
     CensusQuery q;
     q.states = StateBit(TcpState::kTimeWait);
     q.ipv4 = s.family == Family::kIPv4;
@@ -166,6 +237,7 @@ void MeasureVeth(const Scenario& s, Measured& m) {
     });
     m.tcpext = Sum(Delta(after[0], before[0]), Delta(after[1], before[1]));
     m.isolated = true;
+    sampler.Finish(s, m);
   } catch (const std::exception& e) {
     m.error = e.what();
   }
@@ -293,6 +365,8 @@ void SetCounters(benchmark::State& state, const Measured& m) {
   c["sockstat_tw"] =
       m.isolated && m.sockstat_tw ? static_cast<double>(*m.sockstat_tw) : -1;
   SetClientBindCounters(c, st);
+  // 0: the run was not sampled (no --timeseries, or --sample_interval_ms=0).
+  c["sample_interval_ms"] = m.sample_interval_ms;
 }
 
 std::string Label(const ChurnStats& st) {
@@ -316,6 +390,10 @@ void BM_Churn(benchmark::State& state, const Scenario& s) {
     // The engine times the churn itself (`seconds`); Google Benchmark's
     // real time also holds thread start-up and the census.
     const Measured m = Measure(s);
+    // Every run counts as a repetition of its name, rows or not.
+    if (g_timeseries != nullptr) {
+      g_timeseries->WriteRun("BM_Churn/" + SettingsName(s), m.samples);
+    }
     const ChurnStats& st = m.stats;
     if (!st.fatal.empty()) {
       state.SkipWithError(("cannot run: " + st.fatal).c_str());

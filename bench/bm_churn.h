@@ -11,6 +11,8 @@
 
 namespace twbench {
 
+class TimeseriesWriter;
+
 // Set from the SIGINT handler: the running churn stops like at its time
 // limit and every benchmark after it is skipped, so what was measured is
 // still written.
@@ -18,6 +20,11 @@ extern std::atomic<bool> g_interrupted;
 
 // Whether each run gets a fresh network namespace (set before running).
 extern bool g_isolate;
+
+// The time series: when set (main owns it), each run is sampled every
+// g_sample_interval_ms (0: not sampled) and its rows written after the run.
+extern TimeseriesWriter* g_timeseries;
+extern int g_sample_interval_ms;
 
 // Registers BM_Churn/<settings> for each scenario (one iteration each, real
 // time) and returns the scenarios by registered name, for the CSV columns.

@@ -139,6 +139,13 @@ void Describe(CLI::App& app, Flags& f) {
                  "SPDLOG_LEVEL)")
       ->check(CLI::IsMember(
           {"trace", "debug", "info", "warn", "error", "critical", "off"}));
+  app.add_option("--timeseries", f.timeseries,
+                 "write each run's samples over time to this CSV file "
+                 "(docs/timeseries.md); without it nothing is sampled");
+  app.add_option("--sample_interval_ms", f.sample_interval_ms,
+                 "milliseconds between two samples of the time series (0: "
+                 "no sampling)")
+      ->check(CLI::Range(0, 60000));
 }
 
 }  // namespace

@@ -43,6 +43,9 @@ struct Flags {
   // A named scenario ("port_exhaustion") run alone instead of the matrix;
   // empty: the matrix.
   std::string scenario;
+  // The time series (docs/timeseries.md): sampled only when written.
+  int sample_interval_ms = 100;  // 0: no sampler
+  std::string timeseries;        // empty: no time-series file
 };
 
 // Parses argv (after Google Benchmark took its --benchmark_* flags). On bad

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <regex>
 #include <string_view>
 
@@ -19,6 +20,7 @@
 #include "twbench/csv_reporter.h"
 #include "twbench/netns.h"
 #include "twbench/run_context.h"
+#include "twbench/timeseries_writer.h"
 
 namespace {
 
@@ -111,6 +113,19 @@ int main(int argc, char** argv) {
                 << "writing: " << std::strerror(errno) << "\n";
       return 2;
     }
+  }
+  std::ofstream timeseries_file;
+  std::optional<twbench::TimeseriesWriter> timeseries;
+  if (!flags.timeseries.empty()) {
+    timeseries_file.open(flags.timeseries, std::ios::out | std::ios::trunc);
+    if (!timeseries_file) {
+      std::cerr << "twbench: --timeseries: cannot open " << flags.timeseries
+                << " for writing: " << std::strerror(errno) << "\n";
+      return 2;
+    }
+    timeseries.emplace(timeseries_file);
+    twbench::g_timeseries = &*timeseries;
+    twbench::g_sample_interval_ms = flags.sample_interval_ms;
   }
   if (flags.isolate != "off") {
     if (twbench::CanCreateNetns()) {

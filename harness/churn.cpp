@@ -798,6 +798,7 @@ ChurnStats RunChurn(const Scenario& s, const std::atomic<bool>* stop,
     return stats;
   }
   stats.server_port = l.port;
+  live->server_port.store(l.port, std::memory_order_relaxed);
   Server server(s, &stats, placement.server_address, live);
   ChurnStats client_stats;
   sockaddr_storage server_address =

@@ -344,3 +344,41 @@ SettledCounts CountTcpSocketsSettled(const CensusQuery& query,
 }
 
 }  // namespace twbench
+
+namespace twbench {
+
+CensusSocket::CensusSocket()
+    : nl_(mnl_socket_open2(NETLINK_SOCK_DIAG, SOCK_CLOEXEC)),
+      buf_(kRecvBufferSize) {
+  if (nl_ == nullptr) ThrowErrno(errno, "mnl_socket_open(NETLINK_SOCK_DIAG)");
+  try {
+    if (mnl_socket_bind(nl_, 0, MNL_SOCKET_AUTOPID) < 0) {
+      ThrowErrno(errno, "mnl_socket_bind(NETLINK_SOCK_DIAG)");
+    }
+    SetReceiveTimeout(nl_);
+  } catch (...) {
+    mnl_socket_close(nl_);
+    throw;
+  }
+}
+
+CensusSocket::~CensusSocket() { mnl_socket_close(nl_); }
+
+void CensusSocket::CountInto(const CensusQuery& query, TcpStateCounts* counts) {
+  const PortFilter filter = BuildPortFilter(query);
+  const std::uint32_t states = query.states & kKnownStates;
+  for (const std::uint8_t family :
+       {std::uint8_t{AF_INET}, std::uint8_t{AF_INET6}}) {
+    if ((family == AF_INET && !query.ipv4) ||
+        (family == AF_INET6 && !query.ipv6)) {
+      continue;
+    }
+    // A fresh sequence number per dump: a reply left from an earlier dump
+    // could never pass for one of this dump.
+    ++seq_;
+    SendDumpRequest(nl_, family, states, filter, seq_);
+    ReceiveDump(nl_, family, seq_, buf_, *counts);
+  }
+}
+
+}  // namespace twbench

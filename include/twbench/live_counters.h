@@ -22,6 +22,10 @@ struct LiveCounters {
   alignas(64) std::atomic<std::uint64_t> accepted{0};
   std::atomic<std::uint64_t> bind_failures{0};  // failed bind()/listen()
   std::atomic<std::uint64_t> restarts{0};       // listener restarts done
+  // Written once by RunChurn when its listener is bound (0 until then): the
+  // run's server port, which a sampler in a shared (host) namespace filters
+  // its census by.
+  alignas(64) std::atomic<std::uint16_t> server_port{0};
 };
 
 // One increment by the field's only writer.

@@ -6,6 +6,7 @@
 #include <array>
 #include <cstdint>
 #include <optional>
+#include <vector>
 
 namespace twbench {
 
@@ -82,5 +83,36 @@ struct SettledCounts {
 // in a row agree.
 SettledCounts CountTcpSocketsSettled(const CensusQuery& query,
                                      double timeout_s);
+
+}  // namespace twbench
+
+struct mnl_socket;  // libmnl's, kept out of this header
+
+namespace twbench {
+
+// A census socket kept open for repeated counts, e.g. a sampler's ticks: the
+// netlink socket belongs to the network namespace of the thread that made it
+// and keeps counting there, wherever that thread goes later; a count
+// allocates nothing (the receive buffer is the socket's own). Not
+// thread-safe: one owner thread.
+class CensusSocket {
+ public:
+  // Opens and binds the NETLINK_SOCK_DIAG socket in the calling thread's
+  // namespace. Throws std::system_error naming the failing call.
+  CensusSocket();
+  CensusSocket(const CensusSocket&) = delete;
+  CensusSocket& operator=(const CensusSocket&) = delete;
+  ~CensusSocket();
+
+  // Adds the matching sockets to *counts, as CountTcpSockets counts them.
+  // Throws like CountTcpSockets; after a throw the socket may hold the rest
+  // of a broken dump and must not be used again.
+  void CountInto(const CensusQuery& query, TcpStateCounts* counts);
+
+ private:
+  mnl_socket* nl_;
+  std::vector<char> buf_;
+  std::uint32_t seq_ = 0;
+};
 
 }  // namespace twbench
