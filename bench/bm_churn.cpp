@@ -200,6 +200,22 @@ Measured Measure(const Scenario& s) {
 }
 
 double Us(std::uint64_t ns) { return static_cast<double>(ns) / 1e3; }
+double Ms(std::uint64_t ns) { return static_cast<double>(ns) / 1e6; }
+
+// Listener restarts (Scenario::restart_every). bind_failures (every failed
+// bind()/listen() of a listener: restarts and the final rebind) is above.
+void SetRestartCounters(benchmark::UserCounters& c, const ChurnStats& st) {
+  const double bind_failures = static_cast<double>(
+      st.errors.AtStep(Step::kBind) + st.errors.AtStep(Step::kListen));
+  c["restarts"] = static_cast<double>(st.restarts);
+  c["restarts_failed"] = static_cast<double>(st.restarts_failed);
+  c["bind_fail_per_s"] = st.seconds > 0 ? bind_failures / st.seconds : 0;
+  // 0 when no restart completed (see restarts, restarts_failed).
+  c["restart_downtime_p50_ms"] = Ms(st.restart_downtime.Percentile(0.50));
+  c["restart_downtime_max_ms"] = Ms(st.restart_downtime.max_ns());
+  c["server_down_ms"] = Ms(st.server_down_ns);
+  c["accept_queue_lost"] = static_cast<double>(st.accept_queue_lost);
+}
 
 void SetCounters(benchmark::State& state, const Measured& m) {
   const ChurnStats& st = m.stats;
@@ -259,6 +275,7 @@ void SetCounters(benchmark::State& state, const Measured& m) {
   // each end has its own namespace and the census counts both).
   c["sockstat_tw"] =
       m.isolated && m.sockstat_tw ? static_cast<double>(*m.sockstat_tw) : -1;
+  SetRestartCounters(c, st);
 }
 
 std::string Label(const ChurnStats& st) {

@@ -90,6 +90,21 @@ void Describe(CLI::App& app, Flags& f) {
                  "(0: none kept)")
       ->delimiter(',')
       ->check(CLI::Range(0, 1 << 30));
+  app.add_option("--restart_every", f.restart_every,
+                 "restart the listener every K accepted connections: close "
+                 "it and at once bind a new one to the same port (0: never)")
+      ->delimiter(',')
+      ->check(CLI::Range(0, 100000000));
+  app.add_option("--new_reuseaddr", f.new_reuseaddr,
+                 "SO_REUSEADDR of every new listener (restarts and the "
+                 "rebind after the run); default: the same as --reuseaddr")
+      ->delimiter(',')
+      ->check(CLI::IsMember({0, 1}));
+  app.add_option("--restart_max_wait", f.restart_max_wait_s,
+                 "seconds a restart retries bind() (backoff 1 ms to 50 ms); "
+                 "then it has failed and the server stays down for the rest "
+                 "of the run")
+      ->check(CLI::Range(0.001, 86400.0));
   app.add_option("--connections", f.connections,
                  "connections each run attempts (the same every run, so "
                  "counts compare)")
@@ -143,7 +158,8 @@ Flags ParseFlags(int argc, char** argv) {
   for (const char* name :
        {"--reuseaddr", "--reuseport", "--closer", "--concurrency", "--payload",
         "--family", "--topology", "--tw_reuse", "--tw_reuse_delay",
-        "--port_range", "--max_tw_buckets"}) {
+        "--port_range", "--max_tw_buckets", "--restart_every",
+        "--new_reuseaddr"}) {
     if (app.count(name) > 0) flags.default_matrix = false;
   }
   return flags;
@@ -195,6 +211,21 @@ void AppendKnobShowcase(const Flags& f, std::vector<Scenario>& out) {
   }
 }
 
+// Each scenario once per restart setting (restart_every x new_reuseaddr).
+std::vector<Scenario> WithRestarts(const Flags& f, std::vector<Scenario> in) {
+  std::vector<Scenario> out;
+  for (const Scenario& base : in)
+    for (int every : f.restart_every)
+      for (auto new_reuseaddr : Dimension(f.new_reuseaddr)) {
+        Scenario s = base;
+        s.restart_every = every;
+        if (new_reuseaddr) s.new_reuseaddr = *new_reuseaddr != 0;
+        s.restart_max_wait_s = f.restart_max_wait_s;
+        out.push_back(s);
+      }
+  return out;
+}
+
 }  // namespace
 
 std::vector<Scenario> Matrix(const Flags& f) {
@@ -222,6 +253,7 @@ std::vector<Scenario> Matrix(const Flags& f) {
                   s.topology = *ParseTopology(topology);
                   out.push_back(s);
                 }
+  out = WithRestarts(f, std::move(out));
   if (f.default_matrix) AppendKnobShowcase(f, out);
   return out;
 }

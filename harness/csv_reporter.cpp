@@ -19,9 +19,10 @@ const std::vector<std::string>& IdentityColumns() {
 
 const std::vector<std::string>& SettingsColumns() {
   static const std::vector<std::string> columns = {
-      "reuseaddr",          "reuseport",    "closer",
-      "concurrency",        "payload",      "family",
-      "budget_connections", "time_limit_s", "topology"};
+      "reuseaddr",          "reuseport",     "closer",
+      "concurrency",        "payload",       "family",
+      "budget_connections", "time_limit_s",  "topology",
+      "restart_every",      "new_reuseaddr", "restart_max_wait_s"};
   return columns;
 }
 
@@ -63,6 +64,10 @@ void AppendSettings(const Scenario* scenario, std::vector<std::string>& cells) {
   cells.push_back(std::to_string(scenario->connections));
   cells.push_back(CsvNumber(scenario->time_limit_s));
   cells.emplace_back(ToString(scenario->topology));
+  // Listener restarts; new_reuseaddr as in force (unset: the listener's).
+  cells.push_back(Integer(scenario->restart_every));
+  cells.push_back(Flag(scenario->new_reuseaddr.value_or(scenario->reuseaddr)));
+  cells.push_back(CsvNumber(scenario->restart_max_wait_s));
 }
 
 // Seconds per iteration, as GB's GetAdjustedRealTime computes it but without
@@ -155,7 +160,14 @@ const std::vector<std::string>& CounterColumns() {
                                                    "port_min",
                                                    "port_max",
                                                    "max_tw_buckets",
-                                                   "sockstat_tw"};
+                                                   "sockstat_tw",
+                                                   "restarts",
+                                                   "restarts_failed",
+                                                   "bind_fail_per_s",
+                                                   "restart_downtime_p50_ms",
+                                                   "restart_downtime_max_ms",
+                                                   "server_down_ms",
+                                                   "accept_queue_lost"};
   return columns;
 }
 

@@ -60,6 +60,14 @@ std::string Validate(const Scenario& s) {
     return "connection_timeout must be > 0 seconds";
   }
   if (s.backlog < 1) return "backlog must be at least 1";
+  if (s.restart_every < 0) {
+    return "restart_every must be >= 0 (0: never; K: restart the listener "
+           "every K accepted connections), got " +
+           std::to_string(s.restart_every);
+  }
+  if (!(s.restart_max_wait_s > 0)) {
+    return "restart_max_wait must be > 0 seconds";
+  }
   return {};
 }
 
@@ -85,6 +93,13 @@ std::string SettingsName(const Scenario& s) {
   }
   if (k.max_tw_buckets) {
     name += "/max_tw_buckets:" + std::to_string(*k.max_tw_buckets);
+  }
+  // Only when set: names of runs without restarts stay as they were.
+  if (s.restart_every != 0) {
+    name += "/restart_every:" + std::to_string(s.restart_every);
+  }
+  if (s.new_reuseaddr) {
+    name += "/new_reuseaddr:" + std::to_string(*s.new_reuseaddr ? 1 : 0);
   }
   return name;
 }

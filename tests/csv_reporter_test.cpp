@@ -23,6 +23,7 @@ constexpr const char* kHeader =
     "name,run_type,aggregate,repetition,repetitions,error,label,"
     "reuseaddr,reuseport,closer,concurrency,payload,family,"
     "budget_connections,time_limit_s,topology,"
+    "restart_every,new_reuseaddr,restart_max_wait_s,"
     "connections,attempted,accepted,seconds,conn_per_s,time_wait,"
     "time_wait_server,time_wait_client,time_wait_per_conn,rebind_ok,"
     "bind_failures,eaddrinuse,eaddrnotavail,econnrefused,econnreset,"
@@ -34,6 +35,8 @@ constexpr const char* kHeader =
     "tcpext_listen_overflows,tcpext_listen_drops,"
     "tw_reuse,tw_reuse_delay_ms,port_min,port_max,max_tw_buckets,"
     "sockstat_tw,"
+    "restarts,restarts_failed,bind_fail_per_s,restart_downtime_p50_ms,"
+    "restart_downtime_max_ms,server_down_ms,accept_queue_lost,"
     "real_time_s,"
     "kernel,libuv_version,git_commit,host,utc,isolated,port_range";
 
@@ -115,7 +118,7 @@ TEST(CsvColumnsTest, HeaderOrderIsFixed) {
     joined += (joined.empty() ? "" : ",") + column;
   }
   EXPECT_EQ(joined, kHeader);
-  EXPECT_EQ(CounterColumns().size(), 45u);
+  EXPECT_EQ(CounterColumns().size(), 52u);
 }
 
 TEST(CsvFieldTest, QuotesOnlyWhenNeeded) {
@@ -169,11 +172,12 @@ TEST_F(CsvWriterTest, IterationRowCarriesSettingsCountersAndContext) {
   EXPECT_EQ(out_.str(),
             std::string("BM_Churn/reuseaddr:1/closer:client/real_time,"
                         "iteration,,1,3,,,"
-                        "1,0,client,64,128,ipv6,10000,2.5,loopback,"
+                        "1,0,client,64,128,ipv6,10000,2.5,loopback,0,1,65,"
                         "10000,10000,9999,1.25,8000,10000,0,10000,1,1,"
                         "0,0,0,0,0,0,0,0,0,0,0,0,0,0,"
                         "45.5,80.25,0.125,1000,40000,10000,"
                         ",,,,,,,,,,,,,,,"
+                        ",,,,,,,"
                         "1.25,") +
                 kContextCells + "\n");
 }
@@ -201,7 +205,7 @@ TEST_F(CsvWriterTest, RealTimeIsPerIteration) {
   run.real_accumulated_time = 1.0;
   writer_.WriteRow(run);
   const std::string row = out_.str();
-  EXPECT_NE(row.find(",10000,,,,,,,,,,,,,,,,0.25,6.18.0-test,"),
+  EXPECT_NE(row.find(",10000,,,,,,,,,,,,,,,,,,,,,,,0.25,6.18.0-test,"),
             std::string::npos)
       << row;
 }
@@ -220,8 +224,8 @@ TEST_F(CsvWriterTest, ErroredRunHasEmptyCountersAndQuotedFields) {
             std::string("\"BM_Churn/odd,\"\"name\"\"\",iteration,,0,1,"
                         "\"listen: \"\"EADDRINUSE\"\", port 80\","
                         "\"two\nlines\",") +
-                std::string(9, ',') +   // settings: scenario unknown
-                std::string(45, ',') +  // counters: none on an error
+                std::string(12, ',') +  // settings: scenario unknown
+                std::string(52, ',') +  // counters: none on an error
                 "," +                   // real_time_s: none on an error
                 kContextCells + "\n");
 }
@@ -235,8 +239,8 @@ TEST_F(CsvWriterTest, LookupMissLeavesSettingsEmptyButKeepsCounters) {
   run.counters["client_ports"] = 5;
   writer_.WriteRow(run);
   EXPECT_EQ(out_.str(), std::string("BM_Unknown,iteration,,1,3,,,") +
-                            std::string(9, ',') + "5" + std::string(29, ',') +
-                            "5," + std::string(15, ',') + "1.25," +
+                            std::string(12, ',') + "5" + std::string(29, ',') +
+                            "5," + std::string(22, ',') + "1.25," +
                             kContextCells + "\n");
 }
 
@@ -267,13 +271,14 @@ TEST_F(CsvWriterTest, AggregateRowsHaveNoRepetitionIndex) {
 
   const std::string prefix =
       "BM_Churn/reuseaddr:1/closer:client/repetitions:3/real_time,aggregate,";
-  const std::string settings = "1,0,client,64,128,ipv6,10000,2.5,loopback,";
+  const std::string settings =
+      "1,0,client,64,128,ipv6,10000,2.5,loopback,0,1,65,";
   EXPECT_EQ(Lines(out_.str()),
             (std::vector<std::string>{
                 prefix + "mean,,3,,," + settings + ",,,,8123.456" +
-                    std::string(40, ',') + ",0.25," + kContextCells,
+                    std::string(47, ',') + ",0.25," + kContextCells,
                 prefix + "cv,,3,,," + settings + ",,,,0.015" +
-                    std::string(40, ',') + ",0.05," + kContextCells}));
+                    std::string(47, ',') + ",0.05," + kContextCells}));
 }
 
 TEST_F(CsvWriterTest, SkipsComplexityRows) {
@@ -366,8 +371,9 @@ TEST_F(CsvWriterTest, RealBenchmarkRunThroughTee) {
   // GB 1.7.1 spells repetitions "repeats:" in run names.
   const std::string name =
       "BM_Churn/reuseaddr:1/closer:client/iterations:2/repeats:3/manual_time";
-  const std::string settings = "1,0,client,64,128,ipv6,10000,2.5,loopback,";
-  const std::string counters_tail = std::string(44, ',');
+  const std::string settings =
+      "1,0,client,64,128,ipv6,10000,2.5,loopback,0,1,65,";
+  const std::string counters_tail = std::string(51, ',');
   auto row = [&](const std::string& identity, const std::string& connections,
                  const std::string& real_time) {
     return name + "," + identity + ",3,,," + settings + connections +
