@@ -140,8 +140,11 @@ class Server {
   // Thread-safe: asks the server loop to close everything and rebind.
   // `client_connected`: connections the client saw established, which the
   // server accepts before it closes its listener.
-  void RequestStop(std::uint64_t client_connected) {
+  // `churn_end_ns`: when the client finished (the end of the server's down
+  // time, if it is down then).
+  void RequestStop(std::uint64_t client_connected, std::uint64_t churn_end_ns) {
     expected_accepts_.store(client_connected);
+    churn_end_ns_.store(churn_end_ns);
     uv_async_send(&stop_async_);
   }
   void CloseLoop() { CloseLoopOrDie(&loop_, "server"); }
@@ -492,9 +495,10 @@ class Server {
   // lost in a closed listener's queue never come: wait only for those the
   // live listener holds now (the client has no connection in flight).
   void EndRestarts() {
-    const std::uint64_t now = NowNs();
+    const std::uint64_t end = churn_end_ns_.load();
     if (down_since_ns_ != 0) {
-      stats_->server_down_ns += now - down_since_ns_;
+      // 0 for a restart begun by an accept after the client finished.
+      if (end > down_since_ns_) stats_->server_down_ns += end - down_since_ns_;
       down_since_ns_ = 0;
     }
     if (restart_pending_) {
@@ -559,6 +563,7 @@ class Server {
   std::uint64_t down_since_ns_ = 0;     // 0: a listener is up
   std::uint64_t retry_ms_ = 0;          // the last backoff
   std::atomic<std::uint64_t> expected_accepts_{0};
+  std::atomic<std::uint64_t> churn_end_ns_{0};
   bool rebind_done_ = false;
   std::unique_ptr<char[]> scratch_ = std::make_unique<char[]>(kScratchSize);
 };
@@ -613,6 +618,7 @@ class Client {
     stats_->client_ports_distinct = ports_.count();
   }
   void CloseLoop() { CloseLoopOrDie(&loop_, "client"); }
+  std::uint64_t end_ns() const { return end_ns_; }  // after Run()
 
  private:
   static Client* Of(void* data) {
@@ -906,7 +912,7 @@ ChurnStats RunChurn(const Scenario& s, const std::atomic<bool>* stop,
     client.Run();
   });
   client_thread.join();
-  server.RequestStop(client_stats.connected);
+  server.RequestStop(client_stats.connected, client.end_ns());
   server_thread.join();
   client.CloseLoop();
   server.CloseLoop();

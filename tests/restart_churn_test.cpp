@@ -38,6 +38,8 @@ Scenario Restarting(Closer closer, bool reuseaddr,
   s.concurrency = 8;
   s.connections = n;
   s.time_limit_s = 20;
+  // A connection stuck without RST or EOF (see below) costs 1 s, not 5.
+  s.connection_timeout_s = 1;
   return s;
 }
 
@@ -66,10 +68,14 @@ void ExpectRanToBudget(const ChurnStats& st, std::uint64_t n) {
 // close while it sat in the accept queue, before the client saw it
 // established (connect) or after (read). The queue lengths read just before
 // each close count the resets, bar one racing in between read and close.
+// Rarely (1 run in ~15 here) a connection established just as the listener
+// closed gets neither RST nor EOF: the client times out reading.
 void ExpectEveryOtherAttemptRefusedOrReset(const ChurnStats& st) {
   const ErrorCounts& e = st.errors;
   const std::uint64_t reset_connecting = e.At(Step::kConnect, "ECONNRESET");
-  const std::uint64_t reset_connected = e.At(Step::kRead, "ECONNRESET");
+  const std::uint64_t reset_connected =
+      e.At(Step::kRead, "ECONNRESET") + e.At(Step::kRead, "ETIMEDOUT");
+  EXPECT_LE(e.At(Step::kRead, "ETIMEDOUT"), 1u) << e.Summary();
   EXPECT_EQ(st.connected - st.accepted, reset_connected) << e.Summary();
   EXPECT_EQ(
       e.At(Step::kConnect, "ECONNREFUSED") + reset_connecting + reset_connected,
