@@ -277,6 +277,22 @@ Measured Measure(const Scenario& s) {
 }
 
 double Us(std::uint64_t ns) { return static_cast<double>(ns) / 1e3; }
+double Ms(std::uint64_t ns) { return static_cast<double>(ns) / 1e6; }
+
+// Listener restarts (Scenario::restart_every). bind_failures (every failed
+// bind()/listen() of a listener: restarts and the final rebind) is above.
+void SetRestartCounters(benchmark::UserCounters& c, const ChurnStats& st) {
+  const double bind_failures = static_cast<double>(
+      st.errors.AtStep(Step::kBind) + st.errors.AtStep(Step::kListen));
+  c["restarts"] = static_cast<double>(st.restarts);
+  c["restarts_failed"] = static_cast<double>(st.restarts_failed);
+  c["bind_fail_per_s"] = st.seconds > 0 ? bind_failures / st.seconds : 0;
+  // 0 when no restart completed (see restarts, restarts_failed).
+  c["restart_downtime_p50_ms"] = Ms(st.restart_downtime.Percentile(0.50));
+  c["restart_downtime_max_ms"] = Ms(st.restart_downtime.max_ns());
+  c["server_down_ms"] = Ms(st.server_down_ns);
+  c["accept_queue_lost"] = static_cast<double>(st.accept_queue_lost);
+}
 
 // Client port binding and port exhaustion: where the client's attempts fail
 // (bind or connect) and the rate before and after the first failure. NaN
@@ -367,6 +383,7 @@ void SetCounters(benchmark::State& state, const Measured& m) {
   SetClientBindCounters(c, st);
   // 0: the run was not sampled (no --timeseries, or --sample_interval_ms=0).
   c["sample_interval_ms"] = m.sample_interval_ms;
+  SetRestartCounters(c, st);
 }
 
 std::string Label(const ChurnStats& st) {

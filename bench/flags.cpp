@@ -115,6 +115,21 @@ void Describe(CLI::App& app, Flags& f) {
                  "(0: none kept)")
       ->delimiter(',')
       ->check(CLI::Range(0, 1 << 30));
+  app.add_option("--restart_every", f.restart_every,
+                 "restart the listener every K accepted connections: close "
+                 "it and at once bind a new one to the same port (0: never)")
+      ->delimiter(',')
+      ->check(CLI::Range(0, 100000000));
+  app.add_option("--new_reuseaddr", f.new_reuseaddr,
+                 "SO_REUSEADDR of every new listener (restarts and the "
+                 "rebind after the run); default: the same as --reuseaddr")
+      ->delimiter(',')
+      ->check(CLI::IsMember({0, 1}));
+  app.add_option("--restart_max_wait", f.restart_max_wait_s,
+                 "seconds a restart retries bind() (backoff 1 ms to 50 ms); "
+                 "then it has failed and the server stays down for the rest "
+                 "of the run")
+      ->check(CLI::Range(0.001, 86400.0));
   app.add_option("--connections", f.connections,
                  "connections each run attempts (the same every run, so "
                  "counts compare)")
@@ -179,7 +194,8 @@ Flags ParseFlags(int argc, char** argv) {
   for (const char* name :
        {"--reuseaddr", "--reuseport", "--closer", "--concurrency", "--payload",
         "--family", "--topology", "--tw_reuse", "--tw_reuse_delay",
-        "--port_range", "--max_tw_buckets"}) {
+        "--port_range", "--max_tw_buckets", "--restart_every",
+        "--new_reuseaddr"}) {
     if (app.count(name) > 0) flags.default_matrix = false;
   }
   for (const char* name : {"--client_bind", "--client_reuseaddr"}) {
@@ -288,6 +304,41 @@ void AppendClientBindShowcase(const Flags& f, std::vector<Scenario>& out) {
   out.push_back(s);
 }
 
+// A server restarting every 2000 accepts with server-side close: with reuse
+// off the first restart meets its own TIME_WAIT and never comes back (the
+// rest of the budget is refused); with reuse on each restart takes ~1 ms.
+// Both rows together cost ~5 s.
+void AppendRestartShowcase(const Flags& f, std::vector<Scenario>& out) {
+  for (bool reuseaddr : {false, true}) {
+    Scenario s;
+    s.reuseaddr = reuseaddr;
+    s.closer = Closer::kServer;
+    s.concurrency = 64;
+    s.connections = f.connections;
+    s.time_limit_s = f.time_limit_s;
+    s.connection_timeout_s = f.connection_timeout_s;
+    s.backlog = f.backlog;
+    s.restart_every = 2000;
+    s.restart_max_wait_s = f.restart_max_wait_s;
+    out.push_back(s);
+  }
+}
+
+// Each scenario once per restart setting (restart_every x new_reuseaddr).
+std::vector<Scenario> WithRestarts(const Flags& f, std::vector<Scenario> in) {
+  std::vector<Scenario> out;
+  for (const Scenario& base : in)
+    for (int every : f.restart_every)
+      for (auto new_reuseaddr : Dimension(f.new_reuseaddr)) {
+        Scenario s = base;
+        s.restart_every = every;
+        if (new_reuseaddr) s.new_reuseaddr = *new_reuseaddr != 0;
+        s.restart_max_wait_s = f.restart_max_wait_s;
+        out.push_back(s);
+      }
+  return out;
+}
+
 }  // namespace
 
 std::vector<Scenario> Matrix(const Flags& f) {
@@ -317,8 +368,10 @@ std::vector<Scenario> Matrix(const Flags& f) {
                   out.push_back(s);
                 }
   ApplyClientBind(f, out);
+  out = WithRestarts(f, std::move(out));
   if (f.default_matrix) AppendKnobShowcase(f, out);
   if (f.default_matrix) AppendClientBindShowcase(f, out);
+  if (f.default_matrix) AppendRestartShowcase(f, out);
   return out;
 }
 

@@ -25,6 +25,12 @@ struct Flags {
   std::vector<int> tw_reuse_delay_ms;
   std::vector<std::string> port_range;  // "min-max"
   std::vector<int> max_tw_buckets;
+  // Listener restarts, matrix settings: restart the listener every K
+  // accepted connections (0: never); SO_REUSEADDR of each new listener
+  // (empty: the listener's own). The retry bound applies to every run.
+  std::vector<int> restart_every{0};
+  std::vector<int> new_reuseaddr;
+  double restart_max_wait_s = 65;
   std::uint64_t connections = 20000;
   double time_limit_s = 30;
   double connection_timeout_s = 5;

@@ -6,10 +6,12 @@
 
 #include <arpa/inet.h>
 #include <linux/sockios.h>
+#include <netinet/tcp.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <uv.h>
 
+#include <algorithm>
 #include <bitset>
 #include <cerrno>
 #include <cstdlib>
@@ -28,6 +30,8 @@ namespace {
 constexpr std::size_t kScratchSize = 64 * 1024;
 constexpr std::uint64_t kSweepMs = 10;    // deadline check period
 constexpr std::uint64_t kDrainMs = 1000;  // server's wait for last EOFs
+// A restart's retries: 1 ms, doubling up to this, until restart_max_wait_s.
+constexpr std::uint64_t kRestartRetryMaxMs = 50;
 
 std::uint64_t NowNs() { return uv_hrtime(); }
 std::uint64_t SecondsToNs(double s) {
@@ -116,6 +120,8 @@ class Server {
     drain_.data = this;
     uv_timer_init(&loop_, &ack_poll_);
     ack_poll_.data = this;
+    uv_timer_init(&loop_, &restart_timer_);
+    restart_timer_.data = this;
     stop_async_.data = this;
     uv_tcp_init(&loop_, &listener_);
     listener_.data = this;
@@ -135,8 +141,11 @@ class Server {
   // Thread-safe: asks the server loop to close everything and rebind.
   // `client_connected`: connections the client saw established, which the
   // server accepts before it closes its listener.
-  void RequestStop(std::uint64_t client_connected) {
+  // `churn_end_ns`: when the client finished (the end of the server's down
+  // time, if it is down then).
+  void RequestStop(std::uint64_t client_connected, std::uint64_t churn_end_ns) {
     expected_accepts_.store(client_connected);
+    churn_end_ns_.store(churn_end_ns);
     uv_async_send(&stop_async_);
   }
   void CloseLoop() { CloseLoopOrDie(&loop_, "server"); }
@@ -166,6 +175,7 @@ class Server {
     ++stats_->accepted;
     Bump(live_->accepted);
     MaybeCloseListener();
+    MaybeRestart();
     // Nothing to echo: the server closer closes at once; a client closer is
     // awaited (EOF) so the server end closes second.
     if (s_.payload == 0 && s_.closer != Closer::kClient) {
@@ -321,25 +331,41 @@ class Server {
   void Stop() {
     uv_close(reinterpret_cast<uv_handle_t*>(&stop_async_), nullptr);
     stopping_ = true;
+    EndRestarts();
     uv_timer_start(&drain_, OnDrainTimeout, kDrainMs, 0);
     MaybeCloseListener();
   }
 
   void MaybeCloseListener() {
-    if (!stopping_ || listener_closing_) return;
-    if (s_.server_accepts && stats_->accepted < expected_accepts_.load()) {
+    if (!stopping_ || final_close_) return;
+    if (listener_state_ == ListenerState::kOpen && s_.server_accepts &&
+        stats_->accepted < expected_accepts_.load()) {
       return;
     }
-    listener_closing_ = true;
-    uv_close(reinterpret_cast<uv_handle_t*>(&listener_), OnListenerClosed);
+    CloseListenerForGood();
+  }
+
+  // The end-of-run close; a listener already closed by a restart is done.
+  void CloseListenerForGood() {
+    final_close_ = true;
+    switch (listener_state_) {
+      case ListenerState::kOpen:
+        listener_state_ = ListenerState::kClosing;
+        uv_close(reinterpret_cast<uv_handle_t*>(&listener_), OnListenerClosed);
+        break;
+      case ListenerState::kClosing:
+        break;  // OnListenerClosed goes on from here
+      case ListenerState::kDown:
+        ListenerGone();
+        break;
+    }
   }
 
   static void OnDrainTimeout(uv_timer_t* t) {
     auto* self = static_cast<Server*>(t->data);
-    if (!self->listener_closing_) {
-      self->listener_closing_ = true;
-      uv_close(reinterpret_cast<uv_handle_t*>(&self->listener_),
-               OnListenerClosed);
+    if (!self->final_close_) {
+      self->stats_->drain_waited_for_accepts = true;
+      self->CloseListenerForGood();
     }
     for (ServerConn* c = self->open_.head; c != nullptr; c = c->next) {
       if (c->closing) continue;
@@ -350,8 +376,144 @@ class Server {
 
   static void OnListenerClosed(uv_handle_t* h) {
     auto* self = static_cast<Server*>(h->data);
-    self->listener_closed_ = true;
-    self->MaybeRebind();
+    self->listener_state_ = ListenerState::kDown;
+    // The handle is free again: a restart binds the new socket into it.
+    if (self->restart_pending_) {
+      self->TryRestart();
+      return;
+    }
+    self->ListenerGone();
+  }
+
+  void ListenerGone() {
+    listener_closed_ = true;
+    MaybeRebind();
+  }
+
+  // ---------------------------------------------------------- restarts
+
+  // The K-th accept since the last (re)start closes the listener. close(2)
+  // resets the connections in its accept queue: the client saw them
+  // established, the server will never accept them; they are counted here.
+  void MaybeRestart() {
+    if (s_.restart_every <= 0 || stopping_ ||
+        ++since_restart_ < s_.restart_every) {
+      return;
+    }
+    since_restart_ = 0;
+    stats_->accept_queue_lost += AcceptQueueLength();
+    restart_pending_ = true;
+    restart_start_ns_ = down_since_ns_ = NowNs();
+    retry_ms_ = 0;
+    listener_state_ = ListenerState::kClosing;
+    // libuv closes the fd here; the callback, later in this loop turn, binds.
+    uv_close(reinterpret_cast<uv_handle_t*>(&listener_), OnListenerClosed);
+  }
+
+  // Connections the live listener holds completed but not yet accepted: for
+  // a listening socket the kernel reports its accept queue length in
+  // tcpi_unacked (tcp_get_info).
+  std::uint64_t AcceptQueueLength() {
+    uv_os_fd_t fd;
+    tcp_info info{};
+    socklen_t len = sizeof(info);
+    if (uv_fileno(reinterpret_cast<uv_handle_t*>(&listener_), &fd) != 0 ||
+        getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) != 0) {
+      return 0;
+    }
+    return info.tcpi_unacked;
+  }
+
+  ListenerOptions NewListenerOptions() const {
+    return {s_.family,
+            stats_->server_port,
+            s_.new_reuseaddr.value_or(s_.reuseaddr),
+            s_.reuseport,
+            s_.backlog,
+            true,
+            address_};
+  }
+
+  // One try: socket -> setsockopt -> bind -> listen (never uv_tcp_bind,
+  // which would force SO_REUSEADDR on), then libuv takes the fd over.
+  void TryRestart() {
+    ListenerResult r = MakeListener(NewListenerOptions());
+    if (!r.fd) {
+      stats_->errors.Add(r.failed_step, r.error);
+      Bump(live_->bind_failures);
+      ScheduleRetry();
+      return;
+    }
+    uv_tcp_init(&loop_, &listener_);
+    listener_.data = this;
+    int rc = uv_tcp_open(&listener_, r.fd.get());
+    if (rc == 0) {
+      r.fd.release();  // libuv owns the fd now
+      rc = uv_listen(reinterpret_cast<uv_stream_t*>(&listener_), s_.backlog,
+                     OnConnection);
+    }
+    if (rc != 0) {
+      // listen(2) succeeded a moment ago on this very socket.
+      spdlog::critical("restarted listener setup failed: {}", uv_err_name(rc));
+      std::abort();
+    }
+    const std::uint64_t now = NowNs();
+    stats_->restart_downtime.Record(now - restart_start_ns_);
+    stats_->server_down_ns += now - down_since_ns_;
+    down_since_ns_ = 0;
+    restart_pending_ = false;
+    listener_state_ = ListenerState::kOpen;
+    ++stats_->restarts;
+    Bump(live_->restarts);
+    uv_os_fd_t fd;
+    if (uv_fileno(reinterpret_cast<uv_handle_t*>(&listener_), &fd) == 0) {
+      stats_->restart_reuseaddr = GetIntSockopt(fd, SOL_SOCKET, SO_REUSEADDR);
+    }
+  }
+
+  // Backoff 1, 2, 4 ... 50 ms, the last try at the bound. Past it the
+  // restart has failed and the server stays down until the run ends.
+  void ScheduleRetry() {
+    const std::uint64_t waited = NowNs() - restart_start_ns_;
+    const std::uint64_t limit = SecondsToNs(s_.restart_max_wait_s);
+    if (waited >= limit) {
+      restart_pending_ = false;
+      ++stats_->restarts_failed;
+      return;
+    }
+    retry_ms_ = std::clamp<std::uint64_t>(retry_ms_ * 2, 1, kRestartRetryMaxMs);
+    const std::uint64_t left_ms = (limit - waited + 999999) / 1000000;
+    uv_timer_start(&restart_timer_, OnRestartTimer,
+                   std::min(retry_ms_, left_ms), 0);
+  }
+
+  static void OnRestartTimer(uv_timer_t* t) {
+    static_cast<Server*>(t->data)->TryRestart();
+  }
+
+  // The client is done: a restart still retrying is cut (failed), and the
+  // time the server was down so far is counted. With restarts, connections
+  // lost in a closed listener's queue never come: wait only for those the
+  // live listener holds now (the client has no connection in flight).
+  void EndRestarts() {
+    const std::uint64_t end = churn_end_ns_.load();
+    if (down_since_ns_ != 0) {
+      // 0 for a restart begun by an accept after the client finished.
+      if (end > down_since_ns_) stats_->server_down_ns += end - down_since_ns_;
+      down_since_ns_ = 0;
+    }
+    if (restart_pending_) {
+      restart_pending_ = false;
+      ++stats_->restarts_failed;
+      uv_timer_stop(&restart_timer_);
+    }
+    if (s_.restart_every > 0) {
+      const std::uint64_t can_come =
+          listener_state_ == ListenerState::kOpen
+              ? stats_->accepted + AcceptQueueLength()
+              : stats_->accepted;
+      expected_accepts_.store(std::min(expected_accepts_.load(), can_come));
+    }
   }
 
   // "Restart the server at once": a fresh socket with the same options on the
@@ -361,11 +523,10 @@ class Server {
     rebind_done_ = true;
     uv_close(reinterpret_cast<uv_handle_t*>(&drain_), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&ack_poll_), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&restart_timer_), nullptr);
     if (!s_.rebind_after) return;
-    ListenerOptions o{s_.family,    stats_->server_port, s_.reuseaddr,
-                      s_.reuseport, s_.backlog,          true,
-                      address_};
-    ListenerResult r = MakeListener(o);  // closed again when r goes
+    // With the new socket's own SO_REUSEADDR (Scenario::new_reuseaddr).
+    ListenerResult r = MakeListener(NewListenerOptions());  // closed with r
     RebindResult& rb = stats_->rebind;
     rb.attempted = true;
     rb.bound = r.fd.valid();
@@ -388,10 +549,22 @@ class Server {
   uv_timer_t ack_poll_{};  // closer=rst: polls SIOCOUTQ of awaiting_ack_
   std::vector<ServerConn*> awaiting_ack_;
   List<ServerConn> open_;
-  bool listener_closed_ = false;
-  bool listener_closing_ = false;
+  // kOpen: listener_ is a live handle; kClosing: uv_close called, callback
+  // pending; kDown: no listener (between restarts, or for good).
+  enum class ListenerState { kOpen, kClosing, kDown };
+  ListenerState listener_state_ = ListenerState::kOpen;
+  bool listener_closed_ = false;  // closed for good, after the churn
+  bool final_close_ = false;      // the end-of-run close has begun
   bool stopping_ = false;
+  // Restarts (Scenario::restart_every).
+  uv_timer_t restart_timer_{};
+  int since_restart_ = 0;               // accepts since the last (re)start
+  bool restart_pending_ = false;        // closed, not yet listening again
+  std::uint64_t restart_start_ns_ = 0;  // the old listener's close
+  std::uint64_t down_since_ns_ = 0;     // 0: a listener is up
+  std::uint64_t retry_ms_ = 0;          // the last backoff
   std::atomic<std::uint64_t> expected_accepts_{0};
+  std::atomic<std::uint64_t> churn_end_ns_{0};
   bool rebind_done_ = false;
   std::unique_ptr<char[]> scratch_ = std::make_unique<char[]>(kScratchSize);
 };
@@ -451,6 +624,7 @@ class Client {
     }
   }
   void CloseLoop() { CloseLoopOrDie(&loop_, "client"); }
+  std::uint64_t end_ns() const { return end_ns_; }  // after Run()
 
  private:
   static Client* Of(void* data) {
@@ -567,6 +741,10 @@ class Client {
         Complete(c);
         return;
       }
+      // Refused: the server is down (a listener restart). Retry from the
+      // next sweep, as a client with a retry delay does, rather than spend
+      // the budget in a tight loop of refusals.
+      c->backoff = status == UV_ECONNREFUSED;
       Fail(c, Step::kConnect, status);
       return;
     }
@@ -825,7 +1003,7 @@ ChurnStats RunChurn(const Scenario& s, const std::atomic<bool>* stop,
     client.Run();
   });
   client_thread.join();
-  server.RequestStop(client_stats.connected);
+  server.RequestStop(client_stats.connected, client.end_ns());
   server_thread.join();
   client.CloseLoop();
   server.CloseLoop();

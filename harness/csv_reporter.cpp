@@ -22,7 +22,8 @@ const std::vector<std::string>& SettingsColumns() {
       "reuseaddr",          "reuseport",         "closer",
       "concurrency",        "payload",           "family",
       "budget_connections", "time_limit_s",      "topology",
-      "client_bind",        "client_port_range", "client_reuseaddr"};
+      "client_bind",        "client_port_range", "client_reuseaddr",
+      "restart_every",      "new_reuseaddr",     "restart_max_wait_s"};
   return columns;
 }
 
@@ -71,6 +72,10 @@ void AppendSettings(const Scenario* scenario, std::vector<std::string>& cells) {
                             Integer(scenario->client_port_max)
                       : "");
   cells.push_back(Flag(scenario->client_reuseaddr));
+  // Listener restarts; new_reuseaddr as in force (unset: the listener's).
+  cells.push_back(Integer(scenario->restart_every));
+  cells.push_back(Flag(scenario->new_reuseaddr.value_or(scenario->reuseaddr)));
+  cells.push_back(CsvNumber(scenario->restart_max_wait_s));
 }
 
 // Seconds per iteration, as GB's GetAdjustedRealTime computes it but without
@@ -170,7 +175,14 @@ const std::vector<std::string>& CounterColumns() {
                                                    "first_connect_failure_s",
                                                    "completed_before_failure",
                                                    "conn_per_s_before_failure",
-                                                   "conn_per_s_after_failure"};
+                                                   "conn_per_s_after_failure",
+                                                   "restarts",
+                                                   "restarts_failed",
+                                                   "bind_fail_per_s",
+                                                   "restart_downtime_p50_ms",
+                                                   "restart_downtime_max_ms",
+                                                   "server_down_ms",
+                                                   "accept_queue_lost"};
   return columns;
 }
 

@@ -86,6 +86,14 @@ std::string Validate(const Scenario& s) {
            std::to_string(s.client_port_min) + "-" +
            std::to_string(s.client_port_max);
   }
+  if (s.restart_every < 0) {
+    return "restart_every must be >= 0 (0: never; K: restart the listener "
+           "every K accepted connections), got " +
+           std::to_string(s.restart_every);
+  }
+  if (!(s.restart_max_wait_s > 0)) {
+    return "restart_max_wait must be > 0 seconds";
+  }
   return {};
 }
 
@@ -121,6 +129,13 @@ std::string SettingsName(const Scenario& s) {
               std::to_string(s.client_port_max);
     }
     name += "/client_reuseaddr:" + std::to_string(s.client_reuseaddr ? 1 : 0);
+  }
+  // Only when set: names of runs without restarts stay as they were.
+  if (s.restart_every != 0) {
+    name += "/restart_every:" + std::to_string(s.restart_every);
+  }
+  if (s.new_reuseaddr) {
+    name += "/new_reuseaddr:" + std::to_string(*s.new_reuseaddr ? 1 : 0);
   }
   return name;
 }

@@ -113,4 +113,29 @@ TEST(CliTest, HelpListsClientBindSettings) {
   }
 }
 
+// Listener restarts: a negative or malformed count, a policy other than
+// 0/1 and a zero retry bound are refused, naming the setting and its range.
+TEST(CliTest, BadRestartSettingsAreRefused) {
+  for (const char* arg :
+       {"--restart_every=-1", "--restart_every=500,x",
+        "--restart_every=", "--new_reuseaddr=2", "--restart_max_wait=0"}) {
+    Outcome o = RunTwbench(arg);
+    EXPECT_EQ(o.status, 2) << arg << ": " << o.output;
+    const std::string name =
+        std::string(arg).substr(0, std::string(arg).find('='));
+    EXPECT_NE(o.output.find(name), std::string::npos) << arg << o.output;
+  }
+  Outcome o = RunTwbench("--restart_every=-1");
+  EXPECT_NE(o.output.find("0 to"), std::string::npos) << o.output;
+}
+
+TEST(CliTest, HelpListsTheRestartSettings) {
+  Outcome o = RunTwbench("--help");
+  EXPECT_EQ(o.status, 0) << o.output;
+  for (const char* flag :
+       {"--restart_every", "--new_reuseaddr", "--restart_max_wait"}) {
+    EXPECT_NE(o.output.find(flag), std::string::npos) << flag;
+  }
+}
+
 }  // namespace

@@ -24,6 +24,7 @@ constexpr const char* kHeader =
     "reuseaddr,reuseport,closer,concurrency,payload,family,"
     "budget_connections,time_limit_s,topology,"
     "client_bind,client_port_range,client_reuseaddr,"
+    "restart_every,new_reuseaddr,restart_max_wait_s,"
     "connections,attempted,accepted,seconds,conn_per_s,time_wait,"
     "time_wait_server,time_wait_client,time_wait_per_conn,rebind_ok,"
     "bind_failures,eaddrinuse,eaddrnotavail,econnrefused,econnreset,"
@@ -38,6 +39,8 @@ constexpr const char* kHeader =
     "client_bind_failures,client_bind_eaddrinuse,connect_eaddrnotavail,"
     "first_connect_failure_s,completed_before_failure,"
     "conn_per_s_before_failure,conn_per_s_after_failure,"
+    "restarts,restarts_failed,bind_fail_per_s,restart_downtime_p50_ms,"
+    "restart_downtime_max_ms,server_down_ms,accept_queue_lost,"
     "real_time_s,"
     "kernel,libuv_version,git_commit,host,utc,isolated,port_range";
 
@@ -68,6 +71,24 @@ Scenario TestScenario() {
   scenario.time_limit_s = 2.5;
   return scenario;
 }
+
+// Column counts taken from the header, so that the expected rows below do not
+// have to be recounted by hand when a column is added.
+std::size_t IndexOf(const std::string& column) {
+  const std::vector<std::string> columns = CsvColumns();
+  return static_cast<std::size_t>(
+      std::find(columns.begin(), columns.end(), column) - columns.begin());
+}
+std::size_t SettingsCount() {
+  return IndexOf("connections") - IndexOf("reuseaddr");
+}
+std::size_t CounterCount() { return CounterColumns().size(); }
+// Position of a counter among the counters.
+std::size_t CounterIndex(const std::string& column) {
+  return IndexOf(column) - IndexOf("connections");
+}
+// `n` empty cells, each with the comma that ends it.
+std::string Empty(std::size_t n) { return std::string(n, ','); }
 
 std::vector<std::string> Lines(const std::string& text) {
   std::vector<std::string> lines;
@@ -119,7 +140,7 @@ TEST(CsvColumnsTest, HeaderOrderIsFixed) {
     joined += (joined.empty() ? "" : ",") + column;
   }
   EXPECT_EQ(joined, kHeader);
-  EXPECT_EQ(CounterColumns().size(), 52u);
+  EXPECT_EQ(CounterColumns().size(), 59u);
 }
 
 TEST(CsvFieldTest, QuotesOnlyWhenNeeded) {
@@ -174,13 +195,11 @@ TEST_F(CsvWriterTest, IterationRowCarriesSettingsCountersAndContext) {
             std::string("BM_Churn/reuseaddr:1/closer:client/real_time,"
                         "iteration,,1,3,,,"
                         "1,0,client,64,128,ipv6,10000,2.5,loopback,"
-                        "ephemeral,,0,"
+                        "ephemeral,,0,0,1,65,"
                         "10000,10000,9999,1.25,8000,10000,0,10000,1,1,"
                         "0,0,0,0,0,0,0,0,0,0,0,0,0,0,"
-                        "45.5,80.25,0.125,1000,40000,10000,"
-                        ",,,,,,,,,,,,,,,,,,,,,,"
-                        "1.25,") +
-                kContextCells + "\n");
+                        "45.5,80.25,0.125,1000,40000,10000,") +
+                Empty(CounterCount() - 30) + "1.25," + kContextCells + "\n");
 }
 
 TEST_F(CsvWriterTest, IsolatedComesFromTheRunsCounter) {
@@ -206,8 +225,9 @@ TEST_F(CsvWriterTest, RealTimeIsPerIteration) {
   run.real_accumulated_time = 1.0;
   writer_.WriteRow(run);
   const std::string row = out_.str();
-  EXPECT_NE(row.find(",10000,,,,,,,,,,,,,,,,,,,,,,,0.25,6.18.0-test,"),
-            std::string::npos)
+  EXPECT_NE(
+      row.find(",10000," + Empty(CounterCount() - 30) + "0.25,6.18.0-test,"),
+      std::string::npos)
       << row;
 }
 
@@ -225,9 +245,9 @@ TEST_F(CsvWriterTest, ErroredRunHasEmptyCountersAndQuotedFields) {
             std::string("\"BM_Churn/odd,\"\"name\"\"\",iteration,,0,1,"
                         "\"listen: \"\"EADDRINUSE\"\", port 80\","
                         "\"two\nlines\",") +
-                std::string(12, ',') +  // settings: scenario unknown
-                std::string(52, ',') +  // counters: none on an error
-                "," +                   // real_time_s: none on an error
+                Empty(SettingsCount()) +  // settings: scenario unknown
+                Empty(CounterCount()) +   // counters: none on an error
+                "," +                     // real_time_s: none on an error
                 kContextCells + "\n");
 }
 
@@ -239,10 +259,12 @@ TEST_F(CsvWriterTest, LookupMissLeavesSettingsEmptyButKeepsCounters) {
   run.counters["connections"] = 5;
   run.counters["client_ports"] = 5;
   writer_.WriteRow(run);
-  EXPECT_EQ(out_.str(), std::string("BM_Unknown,iteration,,1,3,,,") +
-                            std::string(12, ',') + "5" + std::string(29, ',') +
-                            "5," + std::string(22, ',') + "1.25," +
-                            kContextCells + "\n");
+  EXPECT_EQ(out_.str(),
+            std::string("BM_Unknown,iteration,,1,3,,,") +
+                Empty(SettingsCount()) + "5" +
+                Empty(CounterIndex("client_ports")) + "5," +
+                Empty(CounterCount() - CounterIndex("client_ports") - 1) +
+                "1.25," + kContextCells + "\n");
 }
 
 TEST_F(CsvWriterTest, AggregateRowsHaveNoRepetitionIndex) {
@@ -273,13 +295,13 @@ TEST_F(CsvWriterTest, AggregateRowsHaveNoRepetitionIndex) {
   const std::string prefix =
       "BM_Churn/reuseaddr:1/closer:client/repetitions:3/real_time,aggregate,";
   const std::string settings =
-      "1,0,client,64,128,ipv6,10000,2.5,loopback,ephemeral,,0,";
+      "1,0,client,64,128,ipv6,10000,2.5,loopback,ephemeral,,0,0,1,65,";
   EXPECT_EQ(Lines(out_.str()),
             (std::vector<std::string>{
                 prefix + "mean,,3,,," + settings + ",,,,8123.456" +
-                    std::string(47, ',') + ",0.25," + kContextCells,
+                    Empty(CounterCount() - 5) + ",0.25," + kContextCells,
                 prefix + "cv,,3,,," + settings + ",,,,0.015" +
-                    std::string(47, ',') + ",0.05," + kContextCells}));
+                    Empty(CounterCount() - 5) + ",0.05," + kContextCells}));
 }
 
 TEST_F(CsvWriterTest, SkipsComplexityRows) {
@@ -373,8 +395,8 @@ TEST_F(CsvWriterTest, RealBenchmarkRunThroughTee) {
   const std::string name =
       "BM_Churn/reuseaddr:1/closer:client/iterations:2/repeats:3/manual_time";
   const std::string settings =
-      "1,0,client,64,128,ipv6,10000,2.5,loopback,ephemeral,,0,";
-  const std::string counters_tail = std::string(51, ',');
+      "1,0,client,64,128,ipv6,10000,2.5,loopback,ephemeral,,0,0,1,65,";
+  const std::string counters_tail = Empty(CounterCount() - 1);
   auto row = [&](const std::string& identity, const std::string& connections,
                  const std::string& real_time) {
     return name + "," + identity + ",3,,," + settings + connections +

@@ -99,6 +99,28 @@ struct ChurnStats {
   std::uint64_t client_ports_distinct =
       0;  // distinct local ports the client used
   RebindResult rebind;
+
+  // Listener restarts (Scenario::restart_every). Every failed bind()/listen()
+  // of a new listener is in `errors` at Step::kBind / Step::kListen.
+  std::uint64_t restarts = 0;         // restarts listening again
+  std::uint64_t restarts_failed = 0;  // gave up at the bound, or cut by the
+                                      // end of the run while retrying
+  // Close of the old listener to listen() of the new one, restarts that
+  // completed only.
+  LatencyHistogram restart_downtime;
+  // Time the server had no listener during the churn: the completed
+  // restarts' downtime plus a failed restart's until the client finished.
+  std::uint64_t server_down_ns = 0;
+  // Connections waiting in a listener's accept queue when a restart closed
+  // it (TCP_INFO tcpi_unacked just before close(2)): the kernel resets them;
+  // the client saw them established, the server never accepts them.
+  std::uint64_t accept_queue_lost = 0;
+  // SO_REUSEADDR read back from the last listener a restart made (-1: none).
+  int restart_reuseaddr = -1;
+  // The end-of-run drain hit its 1 s bound with the listener still open,
+  // waiting for accepts that did not come.
+  bool drain_waited_for_accepts = false;
+
   // Non-empty when the run could not go on (e.g. the listener setup failed).
   std::string fatal;
 

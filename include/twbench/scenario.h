@@ -76,6 +76,24 @@ struct Scenario {
   int client_port_min = 20000;
   int client_port_max = 20999;
   bool client_reuseaddr = false;  // SO_REUSEADDR on the client socket
+  // Listener restarts during the churn. 0: never. K > 0: after every K-th
+  // connection accepted since the last (re)start, the server closes its
+  // listener and at once binds a new socket to the same address and port,
+  // retrying with a bounded backoff (1 ms doubling to 50 ms) until it is
+  // listening again or `restart_max_wait_s` has passed since the close.
+  // After that the restart has failed and the server stays down for the rest
+  // of the run (every connect is refused), as a server that exits when it
+  // cannot bind.
+  int restart_every = 0;
+  // SO_REUSEADDR of every NEW listener socket: the restarts and the rebind
+  // after the run. Unset: the same as `reuseaddr`. The kernel decides a bind
+  // by the options of the new socket and of every socket still on the port
+  // (accepted and TIME_WAIT sockets inherit the listener's), so the old and
+  // new policy are set apart to measure every combination.
+  std::optional<bool> new_reuseaddr;
+  // Longest a restart retries; 65 s is past Linux's fixed 60 s TIME_WAIT, so
+  // a long enough run shows a restart blocked by TIME_WAIT come back.
+  double restart_max_wait_s = 65.0;
 };
 
 inline constexpr int kMaxConcurrency = 10000;
@@ -97,7 +115,8 @@ std::string Validate(const Scenario& scenario);
 // "reuseaddr:0/reuseport:0/closer:server/conc:64/payload:0/family:ipv4",
 // then each knob that is set ("/tw_reuse:0/port_range:40000-40999"), then
 // the client's binding when not the default
-// ("/client_bind:range/client_ports:20000-20999/client_reuseaddr:0"): the
+// ("/client_bind:range/client_ports:20000-20999/client_reuseaddr:0") and
+// the restart settings when set ("/restart_every:500/new_reuseaddr:1"): the
 // settings as they stand in a benchmark's name.
 std::string SettingsName(const Scenario& scenario);
 

@@ -1,0 +1,281 @@
+// Listener restarts during churn against the real kernel, each run in a
+// fresh network namespace (no TIME_WAIT of earlier runs on the port).
+//
+// The kernel's rule for bind() to a port that still has sockets on it
+// (inet_bind_conflict, net/ipv4/inet_connection_sock.c): the new socket
+// conflicts with an old one unless BOTH have SO_REUSEADDR and the old one is
+// not listening (SO_REUSEPORT aside). Accepted sockets inherit sk_reuse from
+// their listener (sk_clone_lock), and a TIME_WAIT socket keeps it
+// (inet_twsk_alloc copies tw_reuse), so the old listener's policy lives on
+// in every socket it accepted.
+#include <gtest/gtest.h>
+#include <uv.h>
+
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "twbench/churn.h"
+#include "twbench/netns.h"
+#include "twbench/scenario.h"
+
+namespace twbench {
+namespace {
+
+void Isolated(const std::function<void()>& body) {
+  std::optional<std::string> why = RunInFreshNetns(body);
+  if (why) GTEST_SKIP() << "needs a network namespace: " << *why;
+}
+
+Scenario Restarting(Closer closer, bool reuseaddr,
+                    std::optional<bool> new_reuseaddr, int every,
+                    std::uint64_t n) {
+  Scenario s;
+  s.closer = closer;
+  s.reuseaddr = reuseaddr;
+  s.new_reuseaddr = new_reuseaddr;
+  s.restart_every = every;
+  s.concurrency = 8;
+  s.connections = n;
+  s.time_limit_s = 20;
+  // A connection stuck without RST or EOF (see below) costs 1 s, not 5.
+  s.connection_timeout_s = 1;
+  return s;
+}
+
+std::uint64_t BindFailures(const ChurnStats& st) {
+  return st.errors.AtStep(Step::kBind) + st.errors.AtStep(Step::kListen);
+}
+
+// Every failed bind() of a listener was EADDRINUSE, and no listen() failed.
+void ExpectOnlyAddressInUse(const ChurnStats& st) {
+  EXPECT_EQ(st.errors.At(Step::kBind, "EADDRINUSE"), BindFailures(st))
+      << st.errors.Summary();
+}
+
+// The run ended on its budget, without waiting for accepts that could not
+// come (the drain's 1 s bound was not what ended it).
+void ExpectRanToBudget(const ChurnStats& st, std::uint64_t n) {
+  EXPECT_TRUE(st.fatal.empty()) << st.fatal;
+  EXPECT_EQ(st.attempted, n);
+  EXPECT_FALSE(st.hit_time_limit);
+  EXPECT_FALSE(st.drain_waited_for_accepts);
+  EXPECT_EQ(st.server_forced_closes, 0u);
+}
+
+// closer=server, payload 0: a connection the server never accepted ended in
+// an error at the client: refused (no listener), or reset by a listener's
+// close while it sat in the accept queue, before the client saw it
+// established (connect) or after (read). The queue lengths read just before
+// each close count the resets, bar one racing in between read and close.
+// Rarely (1 run in ~15 here) a connection established just as the listener
+// closed gets neither RST nor EOF: the client times out reading.
+void ExpectEveryOtherAttemptRefusedOrReset(const ChurnStats& st) {
+  const ErrorCounts& e = st.errors;
+  const std::uint64_t reset_connecting = e.At(Step::kConnect, "ECONNRESET");
+  const std::uint64_t reset_connected =
+      e.At(Step::kRead, "ECONNRESET") + e.At(Step::kRead, "ETIMEDOUT");
+  EXPECT_LE(e.At(Step::kRead, "ETIMEDOUT"), 1u) << e.Summary();
+  EXPECT_EQ(st.connected - st.accepted, reset_connected) << e.Summary();
+  EXPECT_EQ(
+      e.At(Step::kConnect, "ECONNREFUSED") + reset_connecting + reset_connected,
+      st.attempted - st.accepted)
+      << e.Summary();
+  EXPECT_EQ(e.Total() - BindFailures(st), st.attempted - st.accepted)
+      << e.Summary();
+  EXPECT_LE(st.accept_queue_lost, reset_connecting + reset_connected);
+}
+
+TEST(RestartChurnTest, ServerCloseWithoutReuseCannotRestart) {
+  Isolated([] {
+    const ChurnStats st =
+        RunChurn(Restarting(Closer::kServer, false, {}, 100, 400));
+    ExpectRanToBudget(st, 400);
+    // The 100th accept closed the listener; nothing was accepted after.
+    EXPECT_EQ(st.accepted, 100u);
+    // Its 100 TIME_WAIT sockets (sk_reuse 0) hold the port for 60 s: every
+    // try failed until the client finished, which cut the restart.
+    EXPECT_EQ(st.restarts, 0u);
+    EXPECT_EQ(st.restarts_failed, 1u);
+    EXPECT_EQ(st.restart_downtime.count(), 0u);
+    EXPECT_GT(BindFailures(st), 1u);
+    ExpectOnlyAddressInUse(st);
+    // Down from the 100th accept to the end: the other 300 were refused,
+    // or reset in the closed listener's accept queue.
+    EXPECT_GT(st.server_down_ns, 0u);
+    EXPECT_LE(st.server_down_ns, static_cast<std::uint64_t>(st.seconds * 1e9));
+    ExpectEveryOtherAttemptRefusedOrReset(st);
+    EXPECT_GT(st.errors.At(Step::kConnect, "ECONNREFUSED"), 250u);
+    EXPECT_FALSE(st.rebind.bound);
+    EXPECT_EQ(st.rebind.error, UV_EADDRINUSE);
+  });
+}
+
+TEST(RestartChurnTest, RetriesStopAtTheBoundAndTheServerStaysDown) {
+  Isolated([] {
+    Scenario s = Restarting(Closer::kServer, false, {}, 100, 600);
+    s.restart_max_wait_s = 0.2;
+    const ChurnStats st = RunChurn(s);
+    ExpectRanToBudget(st, 600);
+    EXPECT_EQ(st.restarts, 0u);
+    EXPECT_EQ(st.restarts_failed, 1u);
+    // Tries at 0, 1, 3, 7, 15, 31, 63, 113, 163 and 200 ms at the earliest
+    // (timers never fire early): at most 10, then no more; plus the rebind
+    // after the run.
+    const std::uint64_t restart_failures = BindFailures(st) - 1;
+    EXPECT_GE(restart_failures, 2u);
+    EXPECT_LE(restart_failures, 10u) << st.errors.Summary();
+    // Yet the server stayed down to the end: 500 refusals, each slot retrying
+    // once per 10 ms sweep at most (8 slots), take >= 0.62 s.
+    ExpectEveryOtherAttemptRefusedOrReset(st);
+    EXPECT_GT(st.errors.At(Step::kConnect, "ECONNREFUSED"), 450u);
+    EXPECT_GE(st.server_down_ns, 500'000'000u);
+  });
+}
+
+TEST(RestartChurnTest, ServerCloseWithReuseRestartsAtOnce) {
+  for (Family family : {Family::kIPv4, Family::kIPv6}) {
+    SCOPED_TRACE(ToString(family));
+    Isolated([family] {
+      Scenario s = Restarting(Closer::kServer, true, {}, 100, 1000);
+      s.family = family;
+      const ChurnStats st = RunChurn(s);
+      ExpectRanToBudget(st, 1000);
+      // Both sides SO_REUSEADDR, the old listener closed: TIME_WAIT sockets
+      // do not conflict, the first bind() succeeds.
+      EXPECT_EQ(BindFailures(st), 0u) << st.errors.Summary();
+      EXPECT_EQ(st.restart_reuseaddr, 1);
+      EXPECT_TRUE(st.rebind.bound);
+      // One restart per 100 accepts; one that began as the client finished
+      // is cut and counted failed.
+      EXPECT_GE(st.restarts, 5u);
+      EXPECT_EQ(st.restarts + st.restarts_failed, st.accepted / 100);
+      EXPECT_EQ(st.restart_downtime.count(), st.restarts);
+      EXPECT_LT(st.restart_downtime.max_ns(), 1'000'000'000u);
+      ExpectEveryOtherAttemptRefusedOrReset(st);
+    });
+  }
+}
+
+TEST(RestartChurnTest, ClientCloseWithoutReuseRestartsOnceOpenSocketsClose) {
+  Isolated([] {
+    // One byte echoed: the client cannot run ahead of the server's accepts.
+    Scenario s = Restarting(Closer::kClient, false, {}, 100, 500);
+    s.payload = 1;
+    const ChurnStats st = RunChurn(s);
+    ExpectRanToBudget(st, 500);
+    // No TIME_WAIT on the server's port; what blocks the bind() is the
+    // accepted sockets (sk_reuse 0) still open, at least the 100th itself.
+    // Once the server has read their EOFs and closed them, bind() succeeds.
+    EXPECT_GE(st.restarts, 1u);
+    EXPECT_GE(BindFailures(st), st.restarts + st.restarts_failed);
+    ExpectOnlyAddressInUse(st);
+    EXPECT_EQ(st.restart_downtime.count(), st.restarts);
+    EXPECT_GT(st.restart_downtime.min_ns(), 0u);
+    EXPECT_LT(st.restart_downtime.max_ns(), 1'000'000'000u);
+    EXPECT_EQ(st.restart_reuseaddr, 0);
+  });
+}
+
+// Mixed policies with closer=server: the TIME_WAIT sockets keep the old
+// listener's sk_reuse, so old 0 / new 1 fails (the old sockets lack it) and
+// old 1 / new 0 fails (the new socket lacks it), for the 60 s of TIME_WAIT.
+TEST(RestartChurnTest, MixedPoliciesWithServerCloseBothFail) {
+  for (const bool old_reuse : {false, true}) {
+    SCOPED_TRACE(old_reuse ? "old 1 / new 0" : "old 0 / new 1");
+    Isolated([old_reuse] {
+      const ChurnStats st = RunChurn(
+          Restarting(Closer::kServer, old_reuse, !old_reuse, 100, 300));
+      ExpectRanToBudget(st, 300);
+      EXPECT_EQ(st.listener_reuseaddr, old_reuse ? 1 : 0);
+      EXPECT_EQ(st.accepted, 100u);
+      EXPECT_EQ(st.restarts, 0u);
+      EXPECT_EQ(st.restarts_failed, 1u);
+      EXPECT_GT(BindFailures(st), 1u);
+      ExpectOnlyAddressInUse(st);
+      EXPECT_FALSE(st.rebind.bound);
+      EXPECT_EQ(st.rebind.error, UV_EADDRINUSE);
+      EXPECT_NE(st.rebind.blockers.find("TIME_WAIT"), std::string::npos)
+          << st.rebind.blockers;
+    });
+  }
+}
+
+// Mixed policies with closer=client: only open accepted sockets block, so
+// the restart waits for them to close in both mixed cells, then succeeds
+// with the new socket's own policy (read back from the live socket).
+TEST(RestartChurnTest, MixedPoliciesWithClientCloseWaitForOpenSockets) {
+  for (const bool old_reuse : {false, true}) {
+    SCOPED_TRACE(old_reuse ? "old 1 / new 0" : "old 0 / new 1");
+    Isolated([old_reuse] {
+      Scenario s = Restarting(Closer::kClient, old_reuse, !old_reuse, 100, 300);
+      s.payload = 1;  // the client cannot run ahead of the server's accepts
+      const ChurnStats st = RunChurn(s);
+      ExpectRanToBudget(st, 300);
+      EXPECT_GE(st.restarts, 1u);
+      // The first restart's first try met the 100th accepted socket, still
+      // open, with one side lacking SO_REUSEADDR.
+      EXPECT_GE(BindFailures(st), 1u);
+      ExpectOnlyAddressInUse(st);
+      EXPECT_EQ(st.restart_reuseaddr, old_reuse ? 0 : 1);
+    });
+  }
+}
+
+// The rebind after the run, without restarts: the same rule with the
+// listener's TIME_WAIT sockets on one side and the new socket on the other.
+TEST(RestartChurnTest, FinalRebindFollowsBothPolicies) {
+  struct Cell {
+    bool old_reuse, new_reuse, bound;
+  };
+  for (const Cell cell : {Cell{true, false, false}, Cell{false, true, false},
+                          Cell{true, true, true}}) {
+    SCOPED_TRACE(std::string("old ") + (cell.old_reuse ? "1" : "0") +
+                 " / new " + (cell.new_reuse ? "1" : "0"));
+    Isolated([cell] {
+      const ChurnStats st = RunChurn(
+          Restarting(Closer::kServer, cell.old_reuse, cell.new_reuse, 0, 200));
+      ExpectRanToBudget(st, 200);
+      EXPECT_EQ(st.completed, 200u);
+      EXPECT_EQ(st.restarts + st.restarts_failed, 0u);
+      EXPECT_TRUE(st.rebind.attempted);
+      EXPECT_EQ(st.rebind.bound, cell.bound);
+      EXPECT_EQ(BindFailures(st), cell.bound ? 0u : 1u);
+      if (!cell.bound) {
+        EXPECT_EQ(st.rebind.error, UV_EADDRINUSE);
+        EXPECT_NE(st.rebind.blockers.find("TIME_WAIT"), std::string::npos)
+            << st.rebind.blockers;
+      }
+    });
+  }
+}
+
+TEST(RestartScenarioTest, NegativeRestartEveryIsRefusedByName) {
+  Scenario s;
+  s.restart_every = -1;
+  EXPECT_NE(Validate(s).find("restart_every"), std::string::npos)
+      << Validate(s);
+  const ChurnStats st = RunChurn(s);
+  EXPECT_NE(st.fatal.find("restart_every"), std::string::npos) << st.fatal;
+  EXPECT_EQ(st.attempted, 0u);
+  s.restart_every = 0;
+  s.restart_max_wait_s = 0;
+  EXPECT_NE(Validate(s).find("restart_max_wait"), std::string::npos);
+}
+
+TEST(RestartScenarioTest, NameCarriesRestartSettingsOnlyWhenSet) {
+  Scenario s;
+  const std::string plain = SettingsName(s);
+  EXPECT_EQ(plain.find("restart"), std::string::npos) << plain;
+  EXPECT_EQ(plain.find("new_reuseaddr"), std::string::npos) << plain;
+  s.restart_every = 500;
+  EXPECT_EQ(SettingsName(s), plain + "/restart_every:500");
+  s.new_reuseaddr = true;
+  EXPECT_EQ(SettingsName(s), plain + "/restart_every:500/new_reuseaddr:1");
+  s.restart_every = 0;
+  s.new_reuseaddr = false;
+  EXPECT_EQ(SettingsName(s), plain + "/new_reuseaddr:0");
+}
+
+}  // namespace
+}  // namespace twbench
