@@ -3,7 +3,7 @@
 # their signature) and SVG files (well-formed XML with the title and the
 # setting labels), takes the bars from the repetitions (mean, min, max),
 # finds the time series beside the CSV or skips that chart with a notice,
-# and exits 2 on bad input. Needs gnuplot (Debian gnuplot-nox, which
+# and exits 2 on bad input and (not root) on a missing plot package. Needs gnuplot (Debian gnuplot-nox, which
 # scripts/test installs). Run by ctest (script.plot_test) or by hand.
 #
 # tests/fixtures/churn_repetitions.timeseries.csv is in the fixed time-series
@@ -189,9 +189,38 @@ test_bad_input() {
   expect_grep "--help prints usage" "^usage: scripts/plot RESULTS.csv" "$TMP/out"
 }
 
+# Not root and a plot package missing: the apt-get line, exit 2. A copy of
+# the script and a fixture that user nobody can read wherever the repo is.
+test_missing_package_not_root() {
+  local name="missing package as nobody"
+  if [[ $(id -u) != 0 ]] || ! command -v setpriv >/dev/null ||
+    ! command -v dpkg-query >/dev/null; then
+    printf 'SKIP %s: needs root, setpriv and dpkg-query\n' "$name"
+    return
+  fi
+  local copy=$TMP/nobody
+  mkdir -p "$copy/scripts/lib"
+  cp "$PLOT" "$copy/scripts/plot"
+  cp "$ROOT/scripts/lib/common.sh" "$copy/scripts/lib/"
+  cp "$FIXTURES/churn_small.csv" "$copy/"
+  chmod -R a+rX "$TMP"
+  expect_status "$name: exits 2" 2 \
+    setpriv --reuid=65534 --regid=65534 --clear-groups \
+    env TWBENCH_EXTRA_PACKAGES=twbench-no-such-pkg \
+    "$copy/scripts/plot" "$copy/churn_small.csv" --out="$copy/out"
+  expect_grep "$name: prints the apt-get line" \
+    '^sudo apt-get install -y twbench-no-such-pkg$' "$TMP/err"
+  if [[ ! -e $copy/out ]]; then
+    pass "$name: draws nothing"
+  else
+    fail "$name: wrote $copy/out"
+  fi
+}
+
 test_repetitions_with_time_series
 test_single_run_without_time_series
 test_bad_input
+test_missing_package_not_root
 
 printf '%d passed, %d failed\n' "$passed" "$failed"
 ((failed == 0))
