@@ -94,13 +94,9 @@ std::string RealTimeSeconds(const Run& run) {
                    static_cast<double>(run.iterations));
 }
 
-void AppendContext(const RunContext& context, const Run& run,
-                   std::vector<std::string>& cells) {
-  cells.push_back(context.kernel);
-  cells.push_back(context.libuv_version);
-  cells.push_back(context.git_commit);
-  cells.push_back(context.host);
-  cells.push_back(context.utc);
+// The context cells that come from a run's counters: isolated, port_range.
+std::vector<std::string> CounterContext(const Run& run) {
+  std::vector<std::string> cells;
   // Isolation is decided per run (a namespace may fail to be made), so it
   // comes from the run's own "isolated" counter; empty when not reported.
   const auto it = run.counters.find("isolated");
@@ -111,6 +107,18 @@ void AppendContext(const RunContext& context, const Run& run,
   cells.push_back(lo == run.counters.end() || hi == run.counters.end()
                       ? ""
                       : CsvNumber(lo->second) + "-" + CsvNumber(hi->second));
+  return cells;
+}
+
+void AppendContext(const RunContext& context,
+                   const std::vector<std::string>& counter_context,
+                   std::vector<std::string>& cells) {
+  cells.push_back(context.kernel);
+  cells.push_back(context.libuv_version);
+  cells.push_back(context.git_commit);
+  cells.push_back(context.host);
+  cells.push_back(context.utc);
+  cells.insert(cells.end(), counter_context.begin(), counter_context.end());
 }
 
 void WriteLine(std::ostream& out, const std::vector<std::string>& cells) {
@@ -253,9 +261,28 @@ void CsvWriter::WriteRow(const Run& run) {
     cells.push_back(it == run.counters.end() ? "" : CsvNumber(it->second));
   }
   cells.push_back(RealTimeSeconds(run));
-  AppendContext(context_, run, cells);
+  AppendContext(context_, RepetitionContext(run), cells);
   WriteLine(out_, cells);
   out_.flush();
+}
+
+// An aggregate's counters hold the statistic: the stddev and cv of a constant
+// "isolated" or port range are 0, which would read "not isolated" and "0-0".
+// So aggregates take these cells from their repetitions (blank when the
+// repetitions differ), or from the first aggregate, the mean, when the
+// repetitions were not reported (--benchmark_report_aggregates_only).
+std::vector<std::string> CsvWriter::RepetitionContext(const Run& run) {
+  std::vector<std::string> cells = CounterContext(run);
+  if (run.error_occurred) return cells;  // no counters: would blank the rest
+  const auto [it, first] =
+      repetition_context_.try_emplace(run.run_name.str(), cells);
+  if (run.run_type == Run::RT_Aggregate) return it->second;
+  if (!first) {
+    for (std::size_t i = 0; i < cells.size(); ++i) {
+      if (it->second[i] != cells[i]) it->second[i].clear();
+    }
+  }
+  return cells;
 }
 
 TeeCsvReporter::TeeCsvReporter(benchmark::BenchmarkReporter* display,

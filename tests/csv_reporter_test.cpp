@@ -304,6 +304,65 @@ TEST_F(CsvWriterTest, AggregateRowsHaveNoRepetitionIndex) {
                     Empty(CounterCount() - 5) + ",0.05," + kContextCells}));
 }
 
+// The stddev and cv of a constant counter are 0: an aggregate row must not
+// read "not isolated" or a port range "0-0" because of that.
+TEST_F(CsvWriterTest, AggregatesTakeCounterContextFromTheirRepetitions) {
+  BenchRun repetition = IterationRun();
+  repetition.counters["isolated"] = 1;
+  repetition.counters["port_min"] = 40000;
+  repetition.counters["port_max"] = 40999;
+  writer_.WriteRow(repetition);
+  writer_.WriteRow(repetition);
+  BenchRun stddev = repetition;
+  stddev.run_type = BenchRun::RT_Aggregate;
+  stddev.aggregate_name = "stddev";
+  stddev.repetition_index = BenchRun::no_repetition_index;
+  stddev.counters["isolated"] = 0;
+  stddev.counters["port_min"] = 0;
+  stddev.counters["port_max"] = 0;
+  writer_.WriteRow(stddev);
+  const std::vector<std::string> lines = Lines(out_.str());
+  ASSERT_EQ(lines.size(), 3u);
+  for (const std::string& line : lines) {
+    EXPECT_EQ(line.substr(line.size() - 14), ",1,40000-40999") << line;
+  }
+}
+
+// Repetitions that ran differently (one got no namespace) leave the
+// aggregate's cell blank: no single value holds for them.
+TEST_F(CsvWriterTest, AggregateContextIsBlankWhenRepetitionsDiffer) {
+  BenchRun repetition = IterationRun();
+  repetition.counters["isolated"] = 1;
+  writer_.WriteRow(repetition);
+  repetition.counters["isolated"] = 0;
+  writer_.WriteRow(repetition);
+  BenchRun mean = repetition;
+  mean.run_type = BenchRun::RT_Aggregate;
+  mean.aggregate_name = "mean";
+  mean.counters["isolated"] = 0.5;
+  writer_.WriteRow(mean);
+  const std::vector<std::string> lines = Lines(out_.str());
+  ASSERT_EQ(lines.size(), 3u);
+  EXPECT_EQ(lines[2].substr(lines[2].size() - 2), ",,") << lines[2];
+}
+
+// With only aggregates reported, the mean (written first) decides for the
+// stddev and cv rows of the same name.
+TEST_F(CsvWriterTest, AggregatesOnlyTakeContextFromTheMean) {
+  BenchRun mean = IterationRun();
+  mean.run_type = BenchRun::RT_Aggregate;
+  mean.aggregate_name = "mean";
+  mean.counters["isolated"] = 1;
+  writer_.WriteRow(mean);
+  BenchRun cv = mean;
+  cv.aggregate_name = "cv";
+  cv.counters["isolated"] = 0;
+  writer_.WriteRow(cv);
+  const std::vector<std::string> lines = Lines(out_.str());
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(lines[1].substr(lines[1].size() - 3), ",1,") << lines[1];
+}
+
 TEST_F(CsvWriterTest, SkipsComplexityRows) {
   BenchRun big_o = IterationRun();
   big_o.run_type = BenchRun::RT_Aggregate;

@@ -7,6 +7,7 @@
 #include <benchmark/benchmark.h>
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <ostream>
 #include <string>
@@ -48,9 +49,16 @@ class CsvWriter {
   void WriteRow(const benchmark::BenchmarkReporter::Run& run);
 
  private:
+  // The context cells read from counters (isolated, port_range); aggregate
+  // rows take them from their repetitions.
+  std::vector<std::string> RepetitionContext(
+      const benchmark::BenchmarkReporter::Run& run);
+
   std::ostream& out_;
   RunContext context_;
   ScenarioLookup lookup_;
+  // Per run name: the cells its repetitions agree on.
+  std::map<std::string, std::vector<std::string>> repetition_context_;
 };
 
 // A display reporter that forwards to another (the console) and also writes

@@ -6,8 +6,8 @@
 TWBENCH_BUILD_PACKAGES=(g++ cmake pkg-config libuv1-dev libbenchmark-dev
   libspdlog-dev libgtest-dev libmnl-dev libcli11-dev)
 TWBENCH_RUNTIME_PACKAGES=(python3 iproute2)
-# Plots (scripts that draw them come later): gnuplot-nox goes here.
-TWBENCH_PLOT_PACKAGES=()
+# Plots (scripts/plot): gnuplot without X, with the pngcairo and svg terminals.
+TWBENCH_PLOT_PACKAGES=(gnuplot-nox)
 
 twbench_log() {
   printf '==> %s\n' "$*" >&2
@@ -20,18 +20,25 @@ twbench_die() {
   exit "$status"
 }
 
-# Every package needed, one per line. TWBENCH_EXTRA_PACKAGES (space or comma
-# separated) adds more, e.g. to try a package or to test the missing path.
+# Every package needed, one per line; with arguments, those packages instead
+# (scripts/plot needs only the plot packages). TWBENCH_EXTRA_PACKAGES (space
+# or comma separated) adds more, e.g. to try a package or to test the missing
+# path.
 twbench_packages() {
   local extra=${TWBENCH_EXTRA_PACKAGES:-}
   local -a extras=()
   read -r -a extras <<<"${extra//,/ }"
+  if (($# > 0)); then
+    printf '%s\n' "$@" ${extras[@]+"${extras[@]}"}
+    return
+  fi
   printf '%s\n' "${TWBENCH_BUILD_PACKAGES[@]}" "${TWBENCH_RUNTIME_PACKAGES[@]}" \
     ${TWBENCH_PLOT_PACKAGES[@]+"${TWBENCH_PLOT_PACKAGES[@]}"} \
     ${extras[@]+"${extras[@]}"}
 }
 
-# Prints the packages that are not installed, one per line.
+# Prints the packages that are not installed, one per line. Arguments: as
+# twbench_packages.
 twbench_missing_packages() {
   local pkg status
   while read -r pkg; do
@@ -41,11 +48,11 @@ twbench_missing_packages() {
     if ! grep -qx 'install ok installed' <<<"$status"; then
       printf '%s\n' "$pkg"
     fi
-  done < <(twbench_packages)
+  done < <(twbench_packages "$@")
 }
 
 # Installs missing packages as root; otherwise says what to install and
-# returns 2. Nothing missing: no apt at all.
+# returns 2. Nothing missing: no apt at all. Arguments: as twbench_packages.
 twbench_ensure_packages() {
   if [[ ${TWBENCH_SKIP_PACKAGE_CHECK:-0} == 1 ]]; then
     return 0
@@ -55,7 +62,7 @@ twbench_ensure_packages() {
     return 0
   fi
   local -a missing=()
-  mapfile -t missing < <(twbench_missing_packages)
+  mapfile -t missing < <(twbench_missing_packages "$@")
   if ((${#missing[@]} == 0)); then
     return 0
   fi
@@ -72,7 +79,7 @@ twbench_ensure_packages() {
   DEBIAN_FRONTEND=noninteractive apt-get update || return $?
   DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
     "${missing[@]}" || return $?
-  mapfile -t missing < <(twbench_missing_packages)
+  mapfile -t missing < <(twbench_missing_packages "$@")
   if ((${#missing[@]} != 0)); then
     printf '%s: still missing after apt-get install: %s\n' "${0##*/}" \
       "${missing[*]}" >&2

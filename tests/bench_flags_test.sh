@@ -1,0 +1,175 @@
+#!/usr/bin/env bash
+# Tests of scripts/bench's own options: --repetitions, --compare, --plot.
+# Bad values exit 2 before anything is built (a cmake first on PATH records
+# whether it was called). Then two real runs of the twbench binary
+# (TWBENCH_BINARY) in a copy of the scripts, one benchmark each: the
+# repetitions and their aggregates are rows, --plot draws, --compare prints
+# compare's table and bench exits with compare's status (0 against the first
+# run, 1 against a copy of it whose TIME_WAIT count was changed).
+# Run by ctest (script.bench_flags_test) or by hand.
+set -uo pipefail
+
+ROOT=${TWBENCH_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
+FIXTURES=$ROOT/tests/fixtures
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+passed=0
+failed=0
+skipped=0
+
+pass() { passed=$((passed + 1)); printf 'PASS %s\n' "$1"; }
+fail() { failed=$((failed + 1)); printf 'FAIL %s\n' "$1"; }
+skip() { skipped=$((skipped + 1)); printf 'SKIP %s: %s\n' "$1" "$2"; }
+
+expect_status() {
+  local name=$1 want=$2 got=0
+  shift 2
+  timeout 120 "$@" >"$TMP/out" 2>"$TMP/err" || got=$?
+  if [[ $got == "$want" ]]; then
+    pass "$name"
+  else
+    fail "$name (exit $got, want $want)"
+    sed 's/^/  stderr: /' "$TMP/err" | tail -n 20
+  fi
+}
+
+expect_grep() {
+  if grep -Eq -- "$2" "$3"; then
+    pass "$1"
+  else
+    fail "$1 (no line matching '$2' in ${3##*/})"
+    sed 's/^/  /' "$3" | head -n 20
+  fi
+}
+
+# A copy of the scripts (results/ and build/ then land in $TMP) and a cmake
+# that only records its arguments.
+BENCH_ROOT=$TMP/root
+mkdir -p "$BENCH_ROOT/build/release" "$TMP/fakebin"
+cp -r "$ROOT/scripts" "$BENCH_ROOT/scripts"
+cat >"$TMP/fakebin/cmake" <<EOF
+#!/bin/sh
+echo "cmake \$*" >>"$TMP/cmake.log"
+EOF
+chmod 755 "$TMP/fakebin/cmake"
+BENCH=(env PATH="$TMP/fakebin:$PATH" TWBENCH_SKIP_PACKAGE_CHECK=1
+  "$BENCH_ROOT/scripts/bench")
+
+# expect_bad NAME PATTERN ARGS...: exit 2, a message matching PATTERN, and
+# no cmake run (nothing built).
+expect_bad() {
+  local name=$1 pattern=$2
+  shift 2
+  rm -f "$TMP/cmake.log"
+  expect_status "$name: exits 2" 2 "${BENCH[@]}" "$@"
+  expect_grep "$name: says why" "$pattern" "$TMP/err"
+  if [[ ! -e $TMP/cmake.log ]]; then
+    pass "$name: nothing built"
+  else
+    fail "$name: cmake ran: $(head -n 1 "$TMP/cmake.log")"
+  fi
+}
+
+test_bad_flags() {
+  expect_bad "--repetitions=0" "--repetitions=0: want a positive integer" \
+    --repetitions=0
+  expect_bad "--repetitions=abc" "--repetitions=abc: want a positive integer" \
+    --repetitions=abc
+  expect_bad "--repetitions=-3" "want a positive integer" --repetitions=-3
+  expect_bad "--repetitions=2.5" "want a positive integer" --repetitions=2.5
+  expect_bad "--repetitions=" "want a positive integer" --repetitions=
+  expect_bad "--repetitions without =" "--repetitions needs a value" \
+    --repetitions 3
+  expect_bad "--repetitions and --benchmark_repetitions" "give one of them" \
+    --repetitions=2 -- --benchmark_repetitions=3
+  expect_bad "--compare=missing file" "no-such.csv: no such readable file" \
+    --compare="$TMP/no-such.csv"
+  expect_bad "--compare= empty" "--compare= needs a file" --compare=
+  expect_bad "--compare without =" "--compare needs a file" --compare x.csv
+  expect_bad "--compare=malformed baseline" "malformed.csv:[0-9]+: " \
+    --compare="$FIXTURES/compare/malformed.csv"
+
+  expect_status "--help exits 0" 0 "${BENCH[@]}" --help
+  expect_grep "--help documents --repetitions" "^  --repetitions=N" "$TMP/out"
+  expect_grep "--help documents --compare" "^  --compare=BASELINE.csv" "$TMP/out"
+  expect_grep "--help documents --plot" "^  --plot " "$TMP/out"
+}
+
+# One benchmark, small: closer=rst leaves no TIME_WAIT and no rebind
+# failure, so two runs agree on every behaviour count.
+RUN_ARGS=(-- --reuseaddr=1 --closer=rst --concurrency=4 --payload=0
+  --connections=400 --time_limit=20)
+
+test_real_runs() {
+  local binary=${TWBENCH_BINARY:-}
+  if [[ -z $binary || ! -x $binary ]]; then
+    skip "real runs" "TWBENCH_BINARY is not set to the twbench binary"
+    return
+  fi
+  if ! command -v gnuplot >/dev/null; then
+    skip "real runs" "gnuplot is not installed (gnuplot-nox)"
+    return
+  fi
+  ln -s "$binary" "$BENCH_ROOT/build/release/twbench"
+  rm -f "$TMP/cmake.log"
+  expect_status "run with --repetitions=2 --plot exits 0" 0 \
+    "${BENCH[@]}" --repetitions=2 --plot "${RUN_ARGS[@]}"
+  local first
+  first=$(sed -n 's/^CSV: //p' "$TMP/out")
+  if [[ -n $first && -s $first ]]; then pass "prints the CSV path"; else
+    fail "no CSV path printed"; return; fi
+  expect_grep "the build ran (fake cmake)" "^cmake --build " "$TMP/cmake.log"
+  local kinds
+  kinds=$(python3 - "$first" <<'EOF'
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+print(" ".join(r["run_type"] + ":" + (r["aggregate"] or r["repetition"]) + ":"
+               + r["repetitions"] for r in rows))
+EOF
+  )
+  if [[ $kinds == "iteration:0:2 iteration:1:2 aggregate:mean:2 aggregate:median:2 aggregate:stddev:2 aggregate:cv:2" ]]; then
+    pass "--repetitions=2: two repetition rows and four aggregate rows"
+  else
+    fail "--repetitions=2: rows are '$kinds'"
+  fi
+  local stem=${first%.csv} chart
+  for chart in conn_per_s bind_failures; do
+    expect_grep "--plot prints $chart.png" "^$stem\.$chart\.png\$" "$TMP/out"
+    if [[ -s $stem.$chart.png && -s $stem.$chart.svg ]]; then
+      pass "--plot wrote $chart.png and .svg"
+    else
+      fail "--plot did not write $chart.png and .svg"
+    fi
+  done
+
+  expect_status "--compare with the first run exits 0" 0 \
+    "${BENCH[@]}" --repetitions=2 --compare="$first" "${RUN_ARGS[@]}"
+  expect_grep "--compare prints the table" "^name +metric +n +baseline" "$TMP/out"
+  expect_grep "--compare prints the verdict" "^PASS: 1 benchmark compared" \
+    "$TMP/out"
+
+  # The same run with one more TIME_WAIT socket in every row: a behaviour
+  # change, so compare and bench exit 1.
+  python3 - "$first" "$TMP/changed.csv" <<'EOF'
+import csv, sys
+with open(sys.argv[1], newline="") as f:
+    rows = list(csv.reader(f))
+col = rows[0].index("time_wait")
+for row in rows[1:]:
+    row[col] = str(float(row[col]) + 1)
+with open(sys.argv[2], "w", newline="") as f:
+    csv.writer(f, lineterminator="\n").writerows(rows)
+EOF
+  expect_status "--compare with a changed TIME_WAIT exits 1" 1 \
+    "${BENCH[@]}" --repetitions=2 --compare="$TMP/changed.csv" "${RUN_ARGS[@]}"
+  expect_grep "--compare marks the behaviour change" \
+    "time_wait .*BEHAVIOUR CHANGE" "$TMP/out"
+}
+
+test_bad_flags
+test_real_runs
+
+printf '%d passed, %d failed' "$passed" "$failed"
+((skipped == 0)) || printf ', %d skipped' "$skipped"
+printf '\n'
+((failed == 0))
