@@ -155,8 +155,10 @@ std::string WriteKnob(const char* knob, const std::string& shown,
     const std::vector<int> now = ReadInts(knob, expected.size());
     if (now != expected) {
       std::string seen;
-      for (const int v : now)
-        seen += (seen.empty() ? "" : " ") + std::to_string(v);
+      for (const int v : now) {
+        if (!seen.empty()) seen += ' ';
+        seen += std::to_string(v);
+      }
       return head + "read back " + seen;
     }
   } catch (const std::exception& e) {

@@ -241,9 +241,11 @@ std::optional<std::vector<ProbeCell>> ParseProbeCells(std::string_view text,
       l = ParseField(item.substr(s2 + 1), "closed", "open");
     }
     if (!o || !n || !l) {
-      *why = "'" + std::string(item) +
-             "' is not OLD/NEW/LISTENER (OLD and NEW: 0, 1 or *; LISTENER: "
-             "open, closed or *), e.g. 1/1/closed,0/0/open, or all";
+      // Appended, not "'" + string: GCC 12 warns falsely (-Wrestrict) on
+      // that at -O3.
+      *why = std::string("'").append(item).append(
+          "' is not OLD/NEW/LISTENER (OLD and NEW: 0, 1 or *; LISTENER: "
+          "open, closed or *), e.g. 1/1/closed,0/0/open, or all");
       return std::nullopt;
     }
     for (std::size_t i = 0; i < all.size(); ++i) {
