@@ -166,7 +166,10 @@ void Sampler::TakeSample() {
   s.completed = Load(live_.completed);
   s.errors = Load(live_.errors);
   s.connect_errors = Load(live_.connect_errors);
-  s.bind_failures = Load(live_.bind_failures);
+  // Every failed bind() so far, as the results row counts them: the
+  // listener's (server loop) and the client's (client loop).
+  s.bind_failures =
+      Load(live_.bind_failures) + Load(live_.client_bind_failures);
   s.restarts = Load(live_.restarts);
   Census(s);
   const std::uint64_t cost = uv_hrtime() - t0;

@@ -173,6 +173,31 @@ TEST(SamplerTest, ChurnAt20msSamplesInOrderAndEndsAtTheRunsCounts) {
   });
 }
 
+// The series' bind_failures counts what the results row counts: the client's
+// failed binds (client_bind=range wrapping onto its own TIME_WAIT) as well as
+// the listener's.
+TEST(SamplerTest, BindFailuresIncludeTheClientsBinds) {
+  Isolated([] {
+    Scenario s = Churn(Closer::kClient, 300, 5.0);
+    s.client_bind = ClientBind::kRange;
+    s.client_port_min = 21000;
+    s.client_port_max = 21099;  // 100 ports for 300 connections
+    LiveCounters live;
+    Sampler sampler(Every20ms(s.time_limit_s), live);
+    ASSERT_EQ(sampler.Start(), "");
+    const ChurnStats st = RunChurn(s, nullptr, {}, &live);
+    ASSERT_TRUE(st.fatal.empty()) << st.fatal;
+    sampler.Stop();
+    ExpectCleanEnd(sampler);
+    const std::vector<Sample>& v = sampler.samples();
+    ASSERT_FALSE(v.empty());
+    ExpectInOrderAndMonotonic(v);
+    EXPECT_GT(st.client_bind_failures, 0u) << st.errors.Summary();
+    EXPECT_EQ(v.back().bind_failures,
+              st.errors.AtStep(Step::kBind) + st.errors.AtStep(Step::kListen));
+  });
+}
+
 TEST(SamplerTest, SharedNamespaceCountsOnlyTheRunsServerPort) {
   Isolated([] {
     // An earlier run's TIME_WAIT on another port, as a host namespace has.
