@@ -16,6 +16,7 @@
 
 #include "twbench/live_counters.h"
 #include "twbench/socket_census.h"
+#include "twbench/unique_fd.h"
 
 namespace twbench {
 
@@ -110,6 +111,11 @@ class Sampler {
   bool census_failed_ = false;
   // One per namespace counted; made and used by the sampler thread only.
   std::vector<std::unique_ptr<CensusSocket>> sockets_;
+  // The namespaces' /proc/net/sockstat, opened in each (a proc file keeps the
+  // namespace it was opened in), when they are the run's own: their `tw` is
+  // then the run's TIME_WAIT count at constant cost, and the netlink dump
+  // leaves TIME_WAIT out. Empty when filtering by port (a shared namespace).
+  std::vector<UniqueFd> sockstat_;
 };
 
 }  // namespace twbench
