@@ -10,13 +10,7 @@ set -uo pipefail
 ROOT=${TWBENCH_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
 COMPARE=$ROOT/scripts/compare
 FX=$ROOT/tests/fixtures/compare
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
-passed=0
-failed=0
-
-pass() { passed=$((passed + 1)); printf 'PASS %s\n' "$1"; }
-fail() { failed=$((failed + 1)); printf 'FAIL %s\n' "$1"; }
+source "$ROOT/tests/lib/check.sh"
 
 # run WANT_STATUS NAME ARGS...: scripts/compare ARGS (stdout in $TMP/out,
 # stderr in $TMP/err), checks the exit status.
@@ -30,24 +24,6 @@ run() {
     fail "$name: exit $got, want $want"
     sed 's/^/  stdout: /' "$TMP/out" | tail -n 5
     sed 's/^/  stderr: /' "$TMP/err" | head -n 10
-  fi
-}
-
-# expect_grep NAME EXTENDED_REGEX FILE
-expect_grep() {
-  if grep -Eq -- "$2" "$3"; then
-    pass "$1"
-  else
-    fail "$1 (no line matching '$2' in ${3##*/})"
-  fi
-}
-
-# expect_no_grep NAME EXTENDED_REGEX FILE
-expect_no_grep() {
-  if grep -Eq -- "$2" "$3"; then
-    fail "$1 (a line matches '$2' in ${3##*/})"
-  else
-    pass "$1"
   fi
 }
 
@@ -227,5 +203,4 @@ test_bad_input
 test_u_test
 test_real_run
 
-printf '%d passed, %d failed\n' "$passed" "$failed"
-[[ $failed == 0 ]]
+check_summary

@@ -5,19 +5,7 @@
 # written into the host namespace but fails its run with a clear error.
 set -uo pipefail
 bin="${TWBENCH_BINARY:?TWBENCH_BINARY must name the twbench binary}"
-passed=0
-failed=0
-check() {  # check NAME CONDITION...
-  local name="$1"
-  shift
-  if "$@"; then
-    passed=$((passed + 1))
-    echo "PASS $name"
-  else
-    failed=$((failed + 1))
-    echo "FAIL $name"
-  fi
-}
+source "${TWBENCH_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}/tests/lib/check.sh"
 
 if [[ $(id -u) -ne 0 ]] || ! command -v setpriv >/dev/null; then
   echo "SKIP: needs root and setpriv to drop to user nobody"
@@ -66,5 +54,4 @@ timeout 120 "$bin" "${small[@]}" --isolate=auto --csv="$work/root.csv" \
   >/dev/null 2>&1
 check "auto with privilege: isolated=1" test "$(isolated_col "$work/root.csv")" = "2 1"
 
-echo "$passed passed, $failed failed"
-[[ $failed -eq 0 ]]
+check_summary

@@ -14,36 +14,7 @@ set -uo pipefail
 ROOT=${TWBENCH_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
 FIXTURES=$ROOT/tests/fixtures
 PLOT=$ROOT/scripts/plot
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
-passed=0
-failed=0
-
-pass() { passed=$((passed + 1)); printf 'PASS %s\n' "$1"; }
-fail() { failed=$((failed + 1)); printf 'FAIL %s\n' "$1"; }
-
-# expect_status NAME STATUS CMD...: output in $TMP/out, $TMP/err.
-expect_status() {
-  local name=$1 want=$2 got=0
-  shift 2
-  timeout 60 "$@" >"$TMP/out" 2>"$TMP/err" || got=$?
-  if [[ $got == "$want" ]]; then
-    pass "$name"
-  else
-    fail "$name (exit $got, want $want)"
-    sed 's/^/  stderr: /' "$TMP/err" | head -n 20
-  fi
-}
-
-# expect_grep NAME PATTERN FILE
-expect_grep() {
-  if grep -Eq -- "$2" "$3"; then
-    pass "$1"
-  else
-    fail "$1 (no line matching '$2' in ${3##*/})"
-    sed 's/^/  /' "$3" | head -n 20
-  fi
-}
+source "$ROOT/tests/lib/check.sh"
 
 # expect_png NAME FILE: non-empty, starts with the 8-byte PNG signature.
 expect_png() {
@@ -222,5 +193,4 @@ test_single_run_without_time_series
 test_bad_input
 test_missing_package_not_root
 
-printf '%d passed, %d failed\n' "$passed" "$failed"
-((failed == 0))
+check_summary

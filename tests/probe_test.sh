@@ -7,19 +7,7 @@
 # run here.
 set -uo pipefail
 bin="${TWBENCH_BINARY:?TWBENCH_BINARY must name the twbench binary}"
-passed=0
-failed=0
-check() {  # check NAME CONDITION...
-  local name="$1"
-  shift
-  if "$@"; then
-    passed=$((passed + 1))
-    echo "PASS $name"
-  else
-    failed=$((failed + 1))
-    echo "FAIL $name"
-  fi
-}
+source "${TWBENCH_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}/tests/lib/check.sh"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
@@ -114,5 +102,4 @@ else
   echo "SKIP unprivileged fallback: needs root and setpriv to drop to nobody"
 fi
 
-echo "$passed passed, $failed failed"
-test "$failed" -eq 0
+check_summary

@@ -8,29 +8,7 @@ set -uo pipefail
 
 ROOT=${TWBENCH_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
 FIXTURES=$ROOT/tests/fixtures
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
-passed=0
-failed=0
-skipped=0
-
-pass() { passed=$((passed + 1)); printf 'PASS %s\n' "$1"; }
-fail() { failed=$((failed + 1)); printf 'FAIL %s\n' "$1"; }
-skip() { skipped=$((skipped + 1)); printf 'SKIP %s: %s\n' "$1" "$2"; }
-
-# expect_status NAME STATUS CMD...: runs CMD (output in $TMP/out, $TMP/err)
-# and checks its exit status.
-expect_status() {
-  local name=$1 want=$2 got=0
-  shift 2
-  timeout 60 "$@" >"$TMP/out" 2>"$TMP/err" || got=$?
-  if [[ $got == "$want" ]]; then
-    pass "$name"
-  else
-    fail "$name (exit $got, want $want)"
-    sed 's/^/  stderr: /' "$TMP/err" | head -n 20
-  fi
-}
+source "$ROOT/tests/lib/check.sh"
 
 # expect_output NAME EXPECTED_FILE: compares $TMP/out with the file.
 expect_output() {
@@ -39,16 +17,6 @@ expect_output() {
   else
     fail "$1"
     head -n 40 "$TMP/diff"
-  fi
-}
-
-# expect_grep NAME PATTERN FILE
-expect_grep() {
-  if grep -Eq -- "$2" "$3"; then
-    pass "$1"
-  else
-    fail "$1 (no line matching '$2' in ${3##*/})"
-    sed 's/^/  /' "$3" | head -n 20
   fi
 }
 
@@ -178,7 +146,4 @@ test_help
 test_package_check_not_root
 test_package_check_root
 
-printf '%d passed, %d failed' "$passed" "$failed"
-((skipped == 0)) || printf ', %d skipped' "$skipped"
-printf '\n'
-((failed == 0))
+check_summary

@@ -1,0 +1,63 @@
+# shellcheck shell=bash
+# What every shell test (tests/*_test.sh) shares: a scratch directory $TMP
+# removed on exit, PASS/FAIL/SKIP lines with their counts, the common checks,
+# and the summary whose status is the test's. Sourced after `set -uo pipefail`.
+
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+passed=0
+failed=0
+skipped=0
+
+pass() { passed=$((passed + 1)); printf 'PASS %s\n' "$1"; }
+fail() { failed=$((failed + 1)); printf 'FAIL %s\n' "$1"; }
+skip() { skipped=$((skipped + 1)); printf 'SKIP %s: %s\n' "$1" "$2"; }
+
+# check NAME CMD...: passes when CMD succeeds.
+check() {
+  local name=$1
+  shift
+  if "$@"; then pass "$name"; else fail "$name"; fi
+}
+
+# expect_status NAME STATUS CMD...: runs CMD, bounded by CHECK_TIMEOUT
+# seconds (default 120), its output in $TMP/out and $TMP/err, and checks its
+# exit status; on a mismatch shows the end of its stderr.
+expect_status() {
+  local name=$1 want=$2 got=0
+  shift 2
+  timeout "${CHECK_TIMEOUT:-120}" "$@" >"$TMP/out" 2>"$TMP/err" || got=$?
+  if [[ $got == "$want" ]]; then
+    pass "$name"
+  else
+    fail "$name (exit $got, want $want)"
+    sed 's/^/  stderr: /' "$TMP/err" | tail -n 20
+  fi
+}
+
+# expect_grep NAME EXTENDED_REGEX FILE: some line of FILE matches.
+expect_grep() {
+  if grep -Eq -- "$2" "$3"; then
+    pass "$1"
+  else
+    fail "$1 (no line matching '$2' in ${3##*/})"
+    sed 's/^/  /' "$3" | head -n 20
+  fi
+}
+
+# expect_no_grep NAME EXTENDED_REGEX FILE: no line of FILE matches.
+expect_no_grep() {
+  if grep -Eq -- "$2" "$3"; then
+    fail "$1 (a line matches '$2' in ${3##*/})"
+  else
+    pass "$1"
+  fi
+}
+
+# check_summary: the counts, and the test's exit status (1 if any failed).
+check_summary() {
+  printf '%d passed, %d failed' "$passed" "$failed"
+  ((skipped == 0)) || printf ', %d skipped' "$skipped"
+  printf '\n'
+  ((failed == 0))
+}
