@@ -5,7 +5,6 @@
 
 #include <exception>
 #include <limits>
-#include <thread>
 
 #include "spdlog/spdlog.h"
 #include "twbench/churn.h"
@@ -154,24 +153,6 @@ void MeasureHere(const Scenario& s, Measured& m) {
   }
 }
 
-// Runs fn on a thread inside `ns` (namespaces are per thread).
-void In(const NetNamespace& ns, const std::function<void()>& fn) {
-  std::exception_ptr error;
-  std::thread([&] {
-    std::string why;
-    if (!Enter(ns, &why)) {
-      error = std::make_exception_ptr(std::runtime_error("setns: " + why));
-      return;
-    }
-    try {
-      fn();
-    } catch (...) {
-      error = std::current_exception();
-    }
-  }).join();
-  if (error) std::rethrow_exception(error);
-}
-
 TcpExtCounters Sum(const TcpExtCounters& a, const TcpExtCounters& b) {
   return {a.tw + b.tw,
           a.tw_recycled + b.tw_recycled,
@@ -201,7 +182,7 @@ void MeasureVeth(const Scenario& s, Measured& m) {
   try {
     TcpExtCounters before[2];
     for (int i = 0; i < 2; ++i) {
-      In(i == 0 ? topo->client : topo->server, [&] {
+      RunIn(i == 0 ? topo->client : topo->server, [&] {
         if (std::string e = ApplyTcpKnobs(s.knobs); !e.empty()) {
           throw std::runtime_error("kernel knob: " + e);
         }
@@ -220,14 +201,14 @@ void MeasureVeth(const Scenario& s, Measured& m) {
     q.ipv4 = s.family == Family::kIPv4;
     q.ipv6 = s.family == Family::kIPv6;
     TcpExtCounters after[2];
-    In(topo->server, [&] {
+    RunIn(topo->server, [&] {
       q.local_port = m.stats.server_port;
       SettledCounts c = CountTcpSocketsSettled(q, 2.0);
       m.census.server = c.counts.time_wait();
       m.census.settled = c.settled;
       after[1] = ReadTcpExt();
     });
-    In(topo->client, [&] {
+    RunIn(topo->client, [&] {
       q.local_port.reset();
       q.remote_port = m.stats.server_port;
       SettledCounts c = CountTcpSocketsSettled(q, 2.0);

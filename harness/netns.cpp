@@ -19,6 +19,7 @@
 #include <chrono>
 #include <cstring>
 #include <exception>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <utility>
@@ -265,6 +266,22 @@ std::optional<std::string> RunInFreshNetns(const std::function<void()>& fn) {
   worker.join();
   if (thrown) std::rethrow_exception(thrown);
   return failure;
+}
+
+void RunIn(const NetNamespace& ns, const std::function<void()>& fn) {
+  std::exception_ptr thrown;
+  std::thread worker([&] {
+    try {
+      std::string why;
+      if (!Enter(ns, &why)) throw std::runtime_error("setns: " + why);
+      fn();
+    } catch (...) {
+      // An exception leaving a std::thread would terminate the process.
+      thrown = std::current_exception();
+    }
+  });
+  worker.join();
+  if (thrown) std::rethrow_exception(thrown);
 }
 
 bool CanCreateNetns() { return CachedProbe().can; }

@@ -1,32 +1,15 @@
 // The twbench binary's command line: bad input names the setting and what
 // it accepts and exits 2; --help lists every setting and exits 0.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
-#include <array>
-#include <cstdio>
 #include <string>
+
+#include "run_twbench.h"
 
 namespace {
 
-struct Outcome {
-  int status = -1;
-  std::string output;  // stdout and stderr
-};
-
-Outcome RunTwbench(const std::string& args) {
-  const std::string cmd = std::string(TWBENCH_BINARY) + " " + args + " 2>&1";
-  Outcome o;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (p == nullptr) return o;
-  std::array<char, 4096> buf;
-  std::size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0)
-    o.output.append(buf.data(), n);
-  int raw = pclose(p);
-  o.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-  return o;
-}
+using ::twbench::testing::Outcome;
+using ::twbench::testing::RunTwbench;
 
 TEST(CliTest, UnknownCloserNamesTheSettingAndItsChoices) {
   Outcome o = RunTwbench("--closer=foo");

@@ -5,25 +5,22 @@
 #include "twbench/sampler.h"
 
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <exception>
 #include <fstream>
 #include <functional>
 #include <map>
 #include <sstream>
-#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "run_twbench.h"
 #include "twbench/churn.h"
 #include "twbench/listener.h"
 #include "twbench/netns.h"
@@ -44,24 +41,6 @@ constexpr int kIntervalMs = 20;
 void Isolated(const std::function<void()>& body) {
   std::optional<std::string> why = RunInFreshNetns(body);
   if (why) GTEST_SKIP() << "needs a network namespace: " << *why;
-}
-
-// Runs fn on a thread inside `ns`; exceptions are rethrown here.
-void RunIn(const NetNamespace& ns, const std::function<void()>& fn) {
-  std::exception_ptr error;
-  std::thread([&] {
-    std::string why;
-    if (!Enter(ns, &why)) {
-      error = std::make_exception_ptr(std::runtime_error("setns: " + why));
-      return;
-    }
-    try {
-      fn();
-    } catch (...) {
-      error = std::current_exception();
-    }
-  }).join();
-  if (error) std::rethrow_exception(error);
 }
 
 Scenario Churn(Closer closer, std::uint64_t connections, double seconds) {
@@ -348,25 +327,8 @@ TEST(TimeseriesWriterTest, RowsCountRepetitionsPerName) {
 
 // The binary end to end: two repetitions sampled into --timeseries, their
 // rows named and numbered as the results CSV's rows.
-struct Outcome {
-  int status = -1;
-  std::string output;
-};
-
-Outcome RunTwbench(const std::string& args) {
-  const std::string cmd = std::string(TWBENCH_BINARY) + " " + args + " 2>&1";
-  Outcome o;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (p == nullptr) return o;
-  std::array<char, 4096> buf;
-  std::size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) {
-    o.output.append(buf.data(), n);
-  }
-  const int raw = pclose(p);
-  o.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-  return o;
-}
+using ::twbench::testing::Outcome;
+using ::twbench::testing::RunTwbench;
 
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path);

@@ -17,13 +17,11 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
-#include <exception>
 #include <functional>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <system_error>
-#include <thread>
 
 #include "twbench/netns.h"
 #include "twbench/unique_fd.h"
@@ -52,24 +50,6 @@ std::size_t CountOpenFds() {
   }
   closedir(dir);
   return count;
-}
-
-// Runs fn on a thread that has entered `ns` (namespaces are per thread, and
-// a socket keeps the namespace of the thread that made it). Exceptions are
-// rethrown here.
-void RunIn(const NetNamespace& ns, const std::function<void()>& fn) {
-  std::exception_ptr thrown;
-  std::thread worker([&] {
-    try {
-      std::string why;
-      if (!Enter(ns, &why)) throw std::runtime_error(why);
-      fn();
-    } catch (...) {
-      thrown = std::current_exception();
-    }
-  });
-  worker.join();
-  if (thrown) std::rethrow_exception(thrown);
 }
 
 struct Endpoint {

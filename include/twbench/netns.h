@@ -59,6 +59,11 @@ bool Enter(const NetNamespace& ns, std::string* why);
 // fd or thread of it outlive fn.
 std::optional<std::string> RunInFreshNetns(const std::function<void()>& fn);
 
+// Runs fn on a new thread that first enters `ns` (namespaces are per thread,
+// and a socket keeps the namespace of the thread that made it). A failed
+// setns throws std::runtime_error; an exception fn throws is rethrown here.
+void RunIn(const NetNamespace& ns, const std::function<void()>& fn);
+
 // Whether this process may create network namespaces: probed once in a
 // throwaway thread (so no thread of the caller changes namespace), then
 // cached.
