@@ -81,22 +81,6 @@ const char* FamilyName(std::uint8_t family) {
   return family == AF_INET ? "AF_INET" : "AF_INET6";
 }
 
-// Owns the libmnl socket: closed on every path out of CountTcpSockets.
-class MnlSocket {
- public:
-  MnlSocket() : nl_(mnl_socket_open2(NETLINK_SOCK_DIAG, SOCK_CLOEXEC)) {
-    if (nl_ == nullptr) ThrowErrno(errno, "mnl_socket_open(NETLINK_SOCK_DIAG)");
-  }
-  MnlSocket(const MnlSocket&) = delete;
-  MnlSocket& operator=(const MnlSocket&) = delete;
-  ~MnlSocket() { mnl_socket_close(nl_); }
-
-  mnl_socket* get() const { return nl_; }
-
- private:
-  mnl_socket* nl_;
-};
-
 // The inet_diag bytecode of the port filter: one two-op instruction per port.
 struct PortFilter {
   std::array<inet_diag_bc_op, 4> ops{};
@@ -286,31 +270,9 @@ void SetReceiveTimeout(mnl_socket* nl) {
 
 TcpStateCounts CountTcpSockets(const CensusQuery& query) {
   TcpStateCounts counts;
-  MnlSocket nl;
-  if (mnl_socket_bind(nl.get(), 0, MNL_SOCKET_AUTOPID) < 0) {
-    ThrowErrno(errno, "mnl_socket_bind(NETLINK_SOCK_DIAG)");
-  }
-  SetReceiveTimeout(nl.get());
-  const PortFilter filter = BuildPortFilter(query);
-  const std::uint32_t states = query.states & kKnownStates;
-  std::vector<char> buf(kRecvBufferSize);
-  std::uint32_t seq = 1;
-  for (const std::uint8_t family :
-       {std::uint8_t{AF_INET}, std::uint8_t{AF_INET6}}) {
-    if ((family == AF_INET && !query.ipv4) ||
-        (family == AF_INET6 && !query.ipv6)) {
-      continue;
-    }
-    SendDumpRequest(nl.get(), family, states, filter, seq);
-    ReceiveDump(nl.get(), family, seq, buf, counts);
-    ++seq;
-  }
+  CensusSocket().CountInto(query, &counts);
   return counts;
 }
-
-}  // namespace twbench
-
-namespace twbench {
 
 SettledCounts CountTcpSocketsSettled(const CensusQuery& query,
                                      double timeout_s) {
@@ -321,10 +283,13 @@ SettledCounts CountTcpSocketsSettled(const CensusQuery& query,
   CensusQuery all = query;
   all.states = query.states | kClosingStates;
   SettledCounts out;
-  TcpStateCounts previous = CountTcpSockets(all);
+  CensusSocket census;  // one socket for every dump of the wait
+  TcpStateCounts previous;
+  census.CountInto(all, &previous);
   for (;;) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    TcpStateCounts now = CountTcpSockets(all);
+    TcpStateCounts now;
+    census.CountInto(all, &now);
     std::uint64_t closing = 0;
     for (int s = 1; s <= kTcpStateMax; ++s) {
       if (kClosingStates & (1u << s)) closing += now.by_state[s];
@@ -342,10 +307,6 @@ SettledCounts CountTcpSocketsSettled(const CensusQuery& query,
   out.waited_s = std::chrono::duration<double>(Clock::now() - start).count();
   return out;
 }
-
-}  // namespace twbench
-
-namespace twbench {
 
 CensusSocket::CensusSocket()
     : nl_(mnl_socket_open2(NETLINK_SOCK_DIAG, SOCK_CLOEXEC)),

@@ -8,6 +8,8 @@
 #include <optional>
 #include <vector>
 
+struct mnl_socket;  // libmnl's, kept out of this header
+
 namespace twbench {
 
 // TCP states as numbered by the kernel (include/net/tcp_states.h).
@@ -83,12 +85,6 @@ struct SettledCounts {
 // in a row agree.
 SettledCounts CountTcpSocketsSettled(const CensusQuery& query,
                                      double timeout_s);
-
-}  // namespace twbench
-
-struct mnl_socket;  // libmnl's, kept out of this header
-
-namespace twbench {
 
 // A census socket kept open for repeated counts, e.g. a sampler's ticks: the
 // netlink socket belongs to the network namespace of the thread that made it
