@@ -11,11 +11,11 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
-#include <cstring>
 #include <exception>
 #include <utility>
 
 #include "spdlog/spdlog.h"
+#include "twbench/kernel_counters.h"
 #include "twbench/netns.h"
 
 namespace twbench {
@@ -42,16 +42,13 @@ std::int64_t Count(const TcpStateCounts& c, TcpState state) {
 }
 
 // `tw` of a /proc/net/sockstat opened earlier; pread at offset 0 makes the
-// seq_file render it afresh. No allocation: this runs every tick.
+// seq_file render it afresh (the text is parsed as kernel_counters does).
 std::int64_t SockstatTimeWait(int fd) {
   char text[1024];
-  const ssize_t n = pread(fd, text, sizeof(text) - 1, 0);
+  const ssize_t n = pread(fd, text, sizeof(text), 0);
   if (n <= 0) throw std::runtime_error("sampler: read sockstat failed");
-  text[n] = '\0';
-  const char* tcp = std::strstr(text, "TCP:");
-  const char* tw = tcp != nullptr ? std::strstr(tcp, " tw ") : nullptr;
-  if (tw == nullptr) throw std::runtime_error("sampler: sockstat has no tw");
-  return std::strtoll(tw + 4, nullptr, 10);
+  return static_cast<std::int64_t>(
+      ParseSockstat(std::string(text, static_cast<std::size_t>(n))).tw);
 }
 
 std::uint64_t Load(const std::atomic<std::uint64_t>& counter) {
