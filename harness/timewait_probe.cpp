@@ -67,43 +67,6 @@ std::uint64_t TimeWaitOnPort(Family family, std::uint16_t port) {
   return CountTcpSockets(q).time_wait();
 }
 
-struct Try {
-  UniqueFd fd;            // the new listener, valid when the try succeeded
-  const char* step = "";  // the failing step, or "" on success
-  int error = 0;          // errno of the failing step
-};
-
-// One attempt at what a restarting server does: socket -> SO_REUSEADDR as
-// the cell says -> bind(the same address and port) -> listen.
-Try TryRebind(const ProbeCell& cell, Family family, std::uint16_t port) {
-  Try t;
-  const int domain = family == Family::kIPv4 ? AF_INET : AF_INET6;
-  UniqueFd fd(socket(domain, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-  if (!fd) return {UniqueFd(), "socket", errno};
-  // Set both ways: "off" must be off on the live socket, whatever a default.
-  const int reuse = cell.new_reuseaddr ? 1 : 0;
-  if (setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &reuse, sizeof(reuse)) !=
-      0) {
-    return {UniqueFd(), "setsockopt", errno};
-  }
-  if (domain == AF_INET6) {
-    // As MakeListener does: ::1 only, no dual-stack conflicts.
-    const int v6only = 1;
-    if (setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &v6only,
-                   sizeof(v6only)) != 0) {
-      return {UniqueFd(), "setsockopt", errno};
-    }
-  }
-  const sockaddr_storage addr = LoopbackAddress(family, port);
-  if (bind(fd.get(), reinterpret_cast<const sockaddr*>(&addr),
-           AddressLength(family)) != 0) {
-    return {UniqueFd(), "bind", errno};
-  }
-  if (listen(fd.get(), 16) != 0) return {UniqueFd(), "listen", errno};
-  t.fd = std::move(fd);
-  return t;
-}
-
 // Everything up to the TIME_WAIT: the old listener (kept for the caller to
 // close or not), and the reference time of the TIME_WAIT's birth.
 struct Setup {
@@ -293,13 +256,21 @@ ProbeOutcome RunProbeCell(const ProbeCell& cell, const ProbeSettings& s,
   }
   if (!cell.listener_open) st.listener.reset();
   const Clock::time_point give_up = After(st.born, s.bound_s);
-  Try t;
+  // What a restarting server does, as the churn's restarts do it: socket ->
+  // SO_REUSEADDR as the cell says -> bind(the same address and port) ->
+  // listen.
+  ListenerOptions again;
+  again.family = s.family;
+  again.port = out.port;
+  again.reuseaddr = cell.new_reuseaddr;
+  again.backlog = 16;
+  ListenerResult t;
   out.result = ProbeResult::kStillFailing;
   const char* failed_step = "";  // of the last try that failed
   int failed_errno = 0;
   // At least one try, even when the setup ate the whole bound.
   for (Clock::time_point start = Clock::now();; start = Clock::now()) {
-    t = TryRebind(cell, s.family, out.port);
+    t = MakeListener(again);
     ++out.tries;
     out.seconds = SecondsBetween(st.born, Clock::now());
     if (live != nullptr) live->tries.store(out.tries);
@@ -307,8 +278,8 @@ ProbeOutcome RunProbeCell(const ProbeCell& cell, const ProbeSettings& s,
       out.result = ProbeResult::kBound;
       break;
     }
-    failed_step = t.step;
-    failed_errno = t.error;
+    failed_step = ToString(t.failed_step);
+    failed_errno = -t.error;  // libuv's code is the negative errno
     // The next try starts 10 ms after this one started (not after it ended).
     const Clock::time_point next = After(start, s.interval_s);
     if (next > give_up) break;
