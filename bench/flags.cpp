@@ -143,6 +143,11 @@ void Describe(CLI::App& app, Flags& f) {
       ->check(CLI::Range(0.001, 3600.0));
   app.add_option("--backlog", f.backlog, "listen(2) backlog")
       ->check(CLI::Range(1, 1 << 20));
+  app.add_option("--port", f.port,
+                 "listener port of every run; 0: the kernel picks a free one "
+                 "per run. A fixed port with --isolate=off shows what a run "
+                 "inherits from the one before (time_wait_at_start)")
+      ->check(CLI::Range(0, 65535));
   app.add_option("--isolate", f.isolate,
                  "a fresh network namespace per run: auto (when permitted), "
                  "on (required), off (host namespace)")
@@ -237,8 +242,12 @@ std::vector<TcpKnobs> KnobMatrix(const Flags& f) {
 // What tcp_tw_reuse does to a client that churns through a 1000-port range
 // faster than TIME_WAIT drains: off, it runs out of ports (EADDRNOTAVAIL);
 // at 2 it recycles TIME_WAIT on loopback but not over veth, where the
-// loopback-only rule holds. The reuse delay is 1 ms so the runs stay short.
+// loopback-only rule holds. The reuse delay is 1 ms so the runs stay short;
+// a kernel before 6.14 has no tcp_tw_reuse_delay (its delay is a fixed 1 s),
+// so there the rows leave it unset instead of failing on a missing knob.
 void AppendKnobShowcase(const Flags& f, std::vector<Scenario>& out) {
+  const std::optional<int> delay =
+      KernelHasTwReuseDelay() ? std::optional<int>(1) : std::nullopt;
   for (Topology topology : {Topology::kLoopback, Topology::kVeth}) {
     for (int tw_reuse : {0, 2}) {
       Scenario s;
@@ -250,7 +259,7 @@ void AppendKnobShowcase(const Flags& f, std::vector<Scenario>& out) {
       s.time_limit_s = f.time_limit_s;
       s.connection_timeout_s = f.connection_timeout_s;
       s.backlog = f.backlog;
-      s.knobs = TcpKnobs{tw_reuse, 1, std::make_pair(40000, 40999), {}};
+      s.knobs = TcpKnobs{tw_reuse, delay, std::make_pair(40000, 40999), {}};
       out.push_back(s);
     }
   }
@@ -339,9 +348,8 @@ std::vector<Scenario> WithRestarts(const Flags& f, std::vector<Scenario> in) {
   return out;
 }
 
-}  // namespace
-
-std::vector<Scenario> Matrix(const Flags& f) {
+// The matrix's scenarios before the settings every run shares.
+std::vector<Scenario> Scenarios(const Flags& f) {
   if (f.scenario == "port_exhaustion") return {PortExhaustion(f)};
   std::vector<Scenario> out;
   for (const std::string& topology : f.topology)
@@ -372,6 +380,14 @@ std::vector<Scenario> Matrix(const Flags& f) {
   if (f.default_matrix) AppendKnobShowcase(f, out);
   if (f.default_matrix) AppendClientBindShowcase(f, out);
   if (f.default_matrix) AppendRestartShowcase(f, out);
+  return out;
+}
+
+}  // namespace
+
+std::vector<Scenario> Matrix(const Flags& f) {
+  std::vector<Scenario> out = Scenarios(f);
+  for (Scenario& s : out) s.port = static_cast<std::uint16_t>(f.port);
   return out;
 }
 

@@ -81,6 +81,14 @@ std::vector<int> ReadInts(const char* knob, std::size_t count) {
   return values;
 }
 
+}  // namespace
+
+bool KernelHasTwReuseDelay() {
+  return access(PathOf(kTwReuseDelay).c_str(), F_OK) == 0;
+}
+
+namespace {
+
 std::string Range(std::pair<int, int> range) {
   return std::to_string(range.first) + "-" + std::to_string(range.second);
 }

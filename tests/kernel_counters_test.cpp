@@ -19,6 +19,7 @@
 #include <system_error>
 #include <thread>
 
+#include "netns_skip.h"
 #include "twbench/netns.h"
 #include "twbench/socket_census.h"
 #include "twbench/sysctl.h"
@@ -27,18 +28,10 @@
 namespace twbench {
 namespace {
 
+using test::InFreshNetns;
+
 constexpr std::uint64_t kConnections = 50;
 constexpr int kRounds = 5;  // reconnects through one port
-
-#define SKIP_WITHOUT_NETNS()                                           \
-  if (!CanCreateNetns())                                               \
-  GTEST_SKIP() << "cannot create network namespaces (" << WhyNoNetns() \
-               << "); exact counts need a namespace of the test's own"
-
-void InFreshNetns(const std::function<void()>& body) {
-  const std::optional<std::string> failure = RunInFreshNetns(body);
-  ASSERT_FALSE(failure.has_value()) << *failure;
-}
 
 [[noreturn]] void Die(const char* call) {
   throw std::system_error(errno, std::generic_category(), call);
@@ -275,6 +268,7 @@ void ReconnectThroughOnePort(int tw_reuse, int rounds, int* connected,
 
 TEST(KernelCountersTest, TwReuseRecyclesTimeWaitForConnect) {
   SKIP_WITHOUT_NETNS();
+  SKIP_WITHOUT_TW_REUSE_DELAY();  // the rounds are 1 ms apart
   InFreshNetns([] {
     const TcpExtCounters before = ReadTcpExt();
     int connected = 0;

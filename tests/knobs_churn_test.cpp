@@ -5,6 +5,7 @@
 
 #include <functional>
 
+#include "netns_skip.h"
 #include "twbench/churn.h"
 #include "twbench/kernel_counters.h"
 #include "twbench/netns.h"
@@ -86,6 +87,7 @@ TEST_F(KnobsChurnTest, SmallPortRangeWithoutReuseRunsOutOfPortsAndGoesOn) {
 }
 
 TEST_F(KnobsChurnTest, LoopbackReuseRecyclesTimeWaitOnceOldEnough) {
+  SKIP_WITHOUT_TW_REUSE_DELAY();
   Scenario s = ClientClose(400);
   s.knobs.tw_reuse = 2;  // loopback only: this is loopback
   s.knobs.tw_reuse_delay_ms = 1;

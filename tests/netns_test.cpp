@@ -30,25 +30,17 @@
 #include <thread>
 #include <vector>
 
+#include "netns_skip.h"
 #include "twbench/socket_census.h"
 #include "twbench/unique_fd.h"
 
 namespace twbench {
 namespace {
 
+using test::InFreshNetns;
+
 [[noreturn]] void Die(const std::string& call) {
   throw std::system_error(errno, std::generic_category(), call);
-}
-
-#define SKIP_WITHOUT_NETNS() \
-  if (!CanCreateNetns())     \
-  GTEST_SKIP() << "cannot create network namespaces: " << WhyNoNetns()
-
-// Runs body in a fresh namespace; a failure to make one fails the test (the
-// callers have checked CanCreateNetns already).
-void InFreshNetns(const std::function<void()>& body) {
-  const std::optional<std::string> failure = RunInFreshNetns(body);
-  ASSERT_FALSE(failure.has_value()) << *failure;
 }
 
 std::string ReadLink(const std::string& path) {

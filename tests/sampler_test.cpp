@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "netns_skip.h"
 #include "run_twbench.h"
 #include "twbench/churn.h"
 #include "twbench/listener.h"
@@ -30,10 +31,6 @@
 
 namespace twbench {
 namespace {
-
-#define SKIP_WITHOUT_NETNS() \
-  if (!CanCreateNetns())     \
-  GTEST_SKIP() << "cannot create network namespaces: " << WhyNoNetns()
 
 constexpr int kIntervalMs = 20;
 

@@ -23,15 +23,12 @@
 #include <string>
 #include <system_error>
 
+#include "netns_skip.h"
 #include "twbench/netns.h"
 #include "twbench/unique_fd.h"
 
 namespace twbench {
 namespace {
-
-#define SKIP_WITHOUT_NETNS() \
-  if (!CanCreateNetns())     \
-  GTEST_SKIP() << "cannot create network namespaces: " << WhyNoNetns()
 
 [[noreturn]] void Die(const std::string& call) {
   throw std::system_error(errno, std::generic_category(), call);

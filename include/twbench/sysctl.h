@@ -31,6 +31,10 @@ struct TcpKnobValues {
   int max_tw_buckets = 0;
 };
 
+// Whether this kernel has tcp_tw_reuse_delay (Linux 6.14 and later; before,
+// the delay is a fixed 1 s). The file exists in every namespace alike.
+bool KernelHasTwReuseDelay();
+
 // Reads the four knobs of the calling thread's namespace. Throws
 // std::system_error naming the file when one (other than the optional
 // tcp_tw_reuse_delay) cannot be read, std::runtime_error when it does not
