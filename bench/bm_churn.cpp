@@ -62,6 +62,9 @@ struct Measured {
   // /proc/net/sockstat "tw" of the run's namespace after the census: a
   // constant-cost total, exact only when the namespace is the run's alone.
   std::optional<std::uint64_t> sockstat_tw;
+  // sockstat "tw" of the run's namespace(s) before the churn: what the run
+  // inherits. 0 in a fresh namespace; the host's whole count when shared.
+  std::uint64_t time_wait_at_start = 0;
   bool isolated = false;
   std::string error;            // census or counters failed
   std::vector<Sample> samples;  // the time series, when sampled
@@ -139,6 +142,7 @@ void MeasureHere(const Scenario& s, Measured& m) {
       return;
     }
     m.knobs = ReadTcpKnobs();
+    m.time_wait_at_start = ReadSockstat().tw;
     const TcpExtCounters before = ReadTcpExt();
     RunSampler sampler(s, {}, !g_isolate);
     m.stats = RunChurn(s, &g_interrupted, {}, sampler.live());
@@ -187,6 +191,7 @@ void MeasureVeth(const Scenario& s, Measured& m) {
           throw std::runtime_error("kernel knob: " + e);
         }
         if (i == 0) m.knobs = ReadTcpKnobs();  // where connect() acts
+        m.time_wait_at_start += ReadSockstat().tw;
         before[i] = ReadTcpExt();
       });
     }
@@ -345,12 +350,18 @@ void SetCounters(benchmark::State& state, const Measured& m) {
   c["server_forced_closes"] = static_cast<double>(st.server_forced_closes);
   c["census_settled"] = census.settled ? 1 : 0;
   c["isolated"] = m.isolated ? 1 : 0;
-  c["tcpext_tw"] = static_cast<double>(m.tcpext.tw);
-  c["tcpext_tw_recycled"] = static_cast<double>(m.tcpext.tw_recycled);
-  c["tcpext_tw_killed"] = static_cast<double>(m.tcpext.tw_killed);
-  c["tcpext_tw_overflow"] = static_cast<double>(m.tcpext.tw_overflow);
-  c["tcpext_listen_overflows"] = static_cast<double>(m.tcpext.listen_overflows);
-  c["tcpext_listen_drops"] = static_cast<double>(m.tcpext.listen_drops);
+  // TcpExt counts the whole namespace and cannot be filtered by port: in the
+  // host namespace (not isolated) the delta holds every other socket's events
+  // too, so the row says -1 (not the run's own) rather than a foreign count.
+  const auto own = [&m](std::uint64_t delta) {
+    return m.isolated ? static_cast<double>(delta) : -1.0;
+  };
+  c["tcpext_tw"] = own(m.tcpext.tw);
+  c["tcpext_tw_recycled"] = own(m.tcpext.tw_recycled);
+  c["tcpext_tw_killed"] = own(m.tcpext.tw_killed);
+  c["tcpext_tw_overflow"] = own(m.tcpext.tw_overflow);
+  c["tcpext_listen_overflows"] = own(m.tcpext.listen_overflows);
+  c["tcpext_listen_drops"] = own(m.tcpext.listen_drops);
   c["tw_reuse"] = m.knobs.tw_reuse;
   // -1: this kernel has no tcp_tw_reuse_delay (it came in Linux 6.14).
   c["tw_reuse_delay_ms"] = m.knobs.tw_reuse_delay_ms.value_or(-1);
@@ -361,6 +372,7 @@ void SetCounters(benchmark::State& state, const Measured& m) {
   // each end has its own namespace and the census counts both).
   c["sockstat_tw"] =
       m.isolated && m.sockstat_tw ? static_cast<double>(*m.sockstat_tw) : -1;
+  c["time_wait_at_start"] = static_cast<double>(m.time_wait_at_start);
   SetClientBindCounters(c, st);
   // 0: the run was not sampled (no --timeseries, or --sample_interval_ms=0).
   c["sample_interval_ms"] = m.sample_interval_ms;

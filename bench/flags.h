@@ -35,6 +35,7 @@ struct Flags {
   double time_limit_s = 30;
   double connection_timeout_s = 5;
   int backlog = 4096;
+  int port = 0;  // listener port of every run; 0: the kernel picks one
   std::string isolate = "auto";  // auto, on, off: a network namespace per run
   std::string csv;               // empty: no CSV
   std::string log_level = "warn";

@@ -1,5 +1,6 @@
 #include "twbench/csv_reporter.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdint>
@@ -94,6 +95,16 @@ std::string RealTimeSeconds(const Run& run) {
                    static_cast<double>(run.iterations));
 }
 
+// Counters that hold a kernel setting in force during the run (read back),
+// not a measurement: their statistic over repetitions (a stddev of 0) would
+// misstate the setting, so aggregate rows take them from the repetitions.
+const std::vector<std::string>& InForceCounters() {
+  static const std::vector<std::string> names = {
+      "tw_reuse", "tw_reuse_delay_ms", "port_min", "port_max",
+      "max_tw_buckets"};
+  return names;
+}
+
 // The context cells that come from a run's counters: isolated, port_range.
 std::vector<std::string> CounterContext(const Run& run) {
   std::vector<std::string> cells;
@@ -107,6 +118,18 @@ std::vector<std::string> CounterContext(const Run& run) {
   cells.push_back(lo == run.counters.end() || hi == run.counters.end()
                       ? ""
                       : CsvNumber(lo->second) + "-" + CsvNumber(hi->second));
+  return cells;
+}
+constexpr std::size_t kCounterContextCells = 2;  // isolated, port_range
+
+// The cells an aggregate takes from its repetitions: the counter context,
+// then the in-force counters in InForceCounters() order.
+std::vector<std::string> InvariantCells(const Run& run) {
+  std::vector<std::string> cells = CounterContext(run);
+  for (const std::string& name : InForceCounters()) {
+    const auto it = run.counters.find(name);
+    cells.push_back(it == run.counters.end() ? "" : CsvNumber(it->second));
+  }
   return cells;
 }
 
@@ -190,7 +213,8 @@ const std::vector<std::string>& CounterColumns() {
                                                    "restart_downtime_p50_ms",
                                                    "restart_downtime_max_ms",
                                                    "server_down_ms",
-                                                   "accept_queue_lost"};
+                                                   "accept_queue_lost",
+                                                   "time_wait_at_start"};
   return columns;
 }
 
@@ -256,23 +280,37 @@ void CsvWriter::WriteRow(const Run& run) {
   const Scenario* scenario =
       lookup_ ? lookup_(run.run_name.function_name) : nullptr;
   AppendSettings(scenario, cells);
+  const std::vector<std::string> invariant = RepetitionContext(run);
+  const std::vector<std::string>& in_force = InForceCounters();
   for (const std::string& name : CounterColumns()) {
+    const auto known = std::find(in_force.begin(), in_force.end(), name);
+    if (known != in_force.end()) {
+      cells.push_back(
+          invariant[kCounterContextCells +
+                    static_cast<std::size_t>(known - in_force.begin())]);
+      continue;
+    }
     const auto it = run.counters.find(name);
     cells.push_back(it == run.counters.end() ? "" : CsvNumber(it->second));
   }
   cells.push_back(RealTimeSeconds(run));
-  AppendContext(context_, RepetitionContext(run), cells);
+  AppendContext(
+      context_,
+      std::vector<std::string>(invariant.begin(),
+                               invariant.begin() + kCounterContextCells),
+      cells);
   WriteLine(out_, cells);
   out_.flush();
 }
 
 // An aggregate's counters hold the statistic: the stddev and cv of a constant
-// "isolated" or port range are 0, which would read "not isolated" and "0-0".
-// So aggregates take these cells from their repetitions (blank when the
-// repetitions differ), or from the first aggregate, the mean, when the
-// repetitions were not reported (--benchmark_report_aggregates_only).
+// "isolated", port range or tcp_tw_reuse are 0, which would read "not
+// isolated", "0-0" and "reuse off". So aggregates take these cells from their
+// repetitions (blank when the repetitions differ), or from the first
+// aggregate, the mean, when the repetitions were not reported
+// (--benchmark_report_aggregates_only).
 std::vector<std::string> CsvWriter::RepetitionContext(const Run& run) {
-  std::vector<std::string> cells = CounterContext(run);
+  std::vector<std::string> cells = InvariantCells(run);
   if (run.error_occurred) return cells;  // no counters: would blank the rest
   const auto [it, first] =
       repetition_context_.try_emplace(run.run_name.str(), cells);

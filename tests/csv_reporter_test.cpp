@@ -41,6 +41,7 @@ constexpr const char* kHeader =
     "conn_per_s_before_failure,conn_per_s_after_failure,"
     "restarts,restarts_failed,bind_fail_per_s,restart_downtime_p50_ms,"
     "restart_downtime_max_ms,server_down_ms,accept_queue_lost,"
+    "time_wait_at_start,"
     "real_time_s,"
     "kernel,libuv_version,git_commit,host,utc,isolated,port_range";
 
@@ -140,7 +141,7 @@ TEST(CsvColumnsTest, HeaderOrderIsFixed) {
     joined += (joined.empty() ? "" : ",") + column;
   }
   EXPECT_EQ(joined, kHeader);
-  EXPECT_EQ(CounterColumns().size(), 59u);
+  EXPECT_EQ(CounterColumns().size(), 60u);
 }
 
 TEST(CsvFieldTest, QuotesOnlyWhenNeeded) {
@@ -304,28 +305,55 @@ TEST_F(CsvWriterTest, AggregateRowsHaveNoRepetitionIndex) {
                     Empty(CounterCount() - 5) + ",0.05," + kContextCells}));
 }
 
+// The cell of `column` in a CSV line without quoted fields.
+std::string CellOf(const std::string& line, const std::string& column) {
+  const std::vector<std::string> columns = CsvColumns();
+  const auto at = std::find(columns.begin(), columns.end(), column);
+  std::vector<std::string> cells;
+  std::string cell;
+  std::istringstream in(line);
+  while (std::getline(in, cell, ',')) cells.push_back(cell);
+  if (line.back() == ',') cells.emplace_back();
+  const auto index = static_cast<std::size_t>(at - columns.begin());
+  return index < cells.size() ? cells[index] : "<no such cell>";
+}
+
 // The stddev and cv of a constant counter are 0: an aggregate row must not
-// read "not isolated" or a port range "0-0" because of that.
+// read "not isolated", a port range "0-0" or "tcp_tw_reuse=0" because of that.
 TEST_F(CsvWriterTest, AggregatesTakeCounterContextFromTheirRepetitions) {
   BenchRun repetition = IterationRun();
   repetition.counters["isolated"] = 1;
   repetition.counters["port_min"] = 40000;
   repetition.counters["port_max"] = 40999;
+  repetition.counters["tw_reuse"] = 2;
+  repetition.counters["tw_reuse_delay_ms"] = 1;
+  repetition.counters["max_tw_buckets"] = 131072;
+  repetition.counters["time_wait"] = 500;
   writer_.WriteRow(repetition);
   writer_.WriteRow(repetition);
   BenchRun stddev = repetition;
   stddev.run_type = BenchRun::RT_Aggregate;
   stddev.aggregate_name = "stddev";
   stddev.repetition_index = BenchRun::no_repetition_index;
-  stddev.counters["isolated"] = 0;
-  stddev.counters["port_min"] = 0;
-  stddev.counters["port_max"] = 0;
+  for (const char* name :
+       {"isolated", "port_min", "port_max", "tw_reuse", "tw_reuse_delay_ms",
+        "max_tw_buckets", "time_wait"}) {
+    stddev.counters[name] = 0;
+  }
   writer_.WriteRow(stddev);
   const std::vector<std::string> lines = Lines(out_.str());
   ASSERT_EQ(lines.size(), 3u);
   for (const std::string& line : lines) {
     EXPECT_EQ(line.substr(line.size() - 14), ",1,40000-40999") << line;
+    EXPECT_EQ(CellOf(line, "tw_reuse"), "2") << line;
+    EXPECT_EQ(CellOf(line, "tw_reuse_delay_ms"), "1") << line;
+    EXPECT_EQ(CellOf(line, "port_min"), "40000") << line;
+    EXPECT_EQ(CellOf(line, "port_max"), "40999") << line;
+    EXPECT_EQ(CellOf(line, "max_tw_buckets"), "131072") << line;
   }
+  // A measurement keeps its statistic.
+  EXPECT_EQ(CellOf(lines[1], "time_wait"), "500");
+  EXPECT_EQ(CellOf(lines[2], "time_wait"), "0");
 }
 
 // Repetitions that ran differently (one got no namespace) leave the

@@ -49,8 +49,9 @@ class CsvWriter {
   void WriteRow(const benchmark::BenchmarkReporter::Run& run);
 
  private:
-  // The context cells read from counters (isolated, port_range); aggregate
-  // rows take them from their repetitions.
+  // The cells read from counters that hold a setting, not a measurement
+  // (isolated, port_range, then tw_reuse ... max_tw_buckets); aggregate rows
+  // take them from their repetitions.
   std::vector<std::string> RepetitionContext(
       const benchmark::BenchmarkReporter::Run& run);
 

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# TIME_WAIT outlives the run that made it (60 s). The same run twice on one
+# fixed port: with a fresh namespace each (--isolate=on) both rows count the
+# same TIME_WAIT and start from none; in the host namespace (--isolate=off)
+# the second run starts with the first one's TIME_WAIT and counts it on its
+# port too. Root only (namespaces); the host runs use loopback and a port
+# below the ephemeral range, and leave TIME_WAIT there for 60 s.
+set -uo pipefail
+bin="${TWBENCH_BINARY:?TWBENCH_BINARY must name the twbench binary}"
+source "$(dirname "$0")/lib/check.sh"
+if [[ $(id -u) -ne 0 ]]; then
+  skip "inheritance" "the isolated half needs network namespaces (root)"
+  check_summary
+  exit 77
+fi
+
+connections=2000
+# Server-side close: every connection leaves one TIME_WAIT on the server's
+# port. SO_REUSEADDR lets the second run bind that port over the first one's.
+run() {  # run ISOLATE INDEX: one run, its row in $TMP/ISOLATE.INDEX.csv
+  CHECK_TIMEOUT=60 expect_status "--isolate=$1 run $2 exits 0" 0 \
+    "$bin" --closer=server --reuseaddr=1 --concurrency=64 --payload=0 \
+    --connections=$connections --port=29517 --isolate="$1" \
+    --csv="$TMP/$1.$2.csv"
+}
+run on 1
+run on 2
+run off 1
+run off 2
+
+python3 - "$TMP" "$connections" <<'PY'
+import csv, sys
+tmp, n = sys.argv[1], int(sys.argv[2])
+failed = 0
+def check(name, ok, detail=""):
+    global failed
+    failed += not ok
+    print(("PASS " if ok else "FAIL ") + name + ("" if ok else f" ({detail})"))
+def row(isolate, i):
+    rows = list(csv.DictReader(open(f"{tmp}/{isolate}.{i}.csv")))
+    assert len(rows) == 1, rows
+    return rows[0]
+on1, on2, off1, off2 = row("on", 1), row("on", 2), row("off", 1), row("off", 2)
+show = lambda r: (f"isolated={r['isolated']} connections={r['connections']} "
+                  f"time_wait={r['time_wait']} "
+                  f"time_wait_at_start={r['time_wait_at_start']}")
+for name, r in (("on 1", on1), ("on 2", on2), ("off 1", off1), ("off 2", off2)):
+    print(f"  {name}: {show(r)}")
+    check(f"{name}: {n} connections, no error",
+          r["error"] == "" and int(r["connections"]) == n, show(r))
+check("isolated rows say isolated=1, host rows 0",
+      (on1["isolated"], on2["isolated"], off1["isolated"], off2["isolated"])
+      == ("1", "1", "0", "0"))
+tw = lambda r: int(r["time_wait"])
+start = lambda r: int(r["time_wait_at_start"])
+# A SYN that meets a TIME_WAIT of the same 4-tuple may take it over, so a
+# run keeps a few percent less than one TIME_WAIT per connection.
+check("isolated: both runs start from no TIME_WAIT",
+      start(on1) == 0 and start(on2) == 0, f"{start(on1)}, {start(on2)}")
+check("isolated: the two runs count the same TIME_WAIT (within 5%)",
+      abs(tw(on1) - tw(on2)) <= n * 0.05 and tw(on1) >= n * 0.9,
+      f"{tw(on1)} vs {tw(on2)}")
+check("host: the second run starts with the first one's TIME_WAIT",
+      start(off2) >= start(off1) + tw(off1) * 0.9,
+      f"{start(off2)} at start, first run left {tw(off1)} on top of "
+      f"{start(off1)}")
+check("host: the second run's count on the port holds both runs'",
+      tw(off2) >= tw(off1) + n // 2, f"{tw(off2)} after {tw(off1)}")
+check("host rows have no kernel-counter deltas of their own (-1)",
+      all(r[c] == "-1" for r in (off1, off2)
+          for c in ("tcpext_tw", "tcpext_tw_recycled", "sockstat_tw")))
+sys.exit(1 if failed else 0)
+PY
+status=$?
+((status == 0)) || failed=$((failed + 1))
+check_summary
