@@ -16,6 +16,7 @@
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <uv.h>
 
 #include <array>
 #include <cerrno>
@@ -31,7 +32,10 @@
 #include <vector>
 
 #include "netns_skip.h"
+#include "twbench/churn.h"
+#include "twbench/listener.h"
 #include "twbench/socket_census.h"
+#include "twbench/topology.h"
 #include "twbench/unique_fd.h"
 
 namespace twbench {
@@ -303,6 +307,51 @@ TEST(NetnsTest, LeavesNoFdAndReleasesTheNamespace) {
   // exiting thread with the old namespace for a moment: wait, bounded.
   EXPECT_TRUE(WaitFor([&] { return NamespacesHeld().count(inside) == 0; }))
       << inside << " still held by a task or fd of this process";
+}
+
+// What the benchmark does per run, several times in one process: a churn
+// and its census in a fresh namespace, and a churn over a veth pair between
+// two. Afterwards no fd is left open and no namespace is held.
+TEST(NetnsTest, ChurnRunsLeaveNoFdAndNoNamespace) {
+  SKIP_WITHOUT_NETNS();
+  const std::string host = CurrentNetnsId();
+  // The first uv_loop_init of a process opens libuv's signal lock pipe (two
+  // fds) for good: open it before counting.
+  uv_loop_t loop;
+  ASSERT_EQ(uv_loop_init(&loop), 0);
+  ASSERT_EQ(uv_loop_close(&loop), 0);
+  const std::size_t fds_before = CountOpenFds();
+  Scenario s;
+  s.closer = Closer::kServer;
+  s.concurrency = 32;
+  s.connections = 500;
+  s.time_limit_s = 10;
+  for (int run = 0; run < 3; ++run) {
+    InFreshNetns([&] {
+      const ChurnStats st = RunChurn(s);
+      EXPECT_EQ(st.completed, s.connections) << st.errors.Summary();
+      CensusQuery q;
+      q.states = StateBit(TcpState::kTimeWait);
+      q.local_port = st.server_port;
+      // Measured in the run's own namespace (a few may be taken over by a
+      // later SYN of the same 4-tuple, so not exactly one per connection).
+      EXPECT_GE(CountTcpSocketsSettled(q, 2.0).counts.time_wait(),
+                s.connections * 9 / 10);
+    });
+    std::string why;
+    std::optional<VethTopology> veth = MakeVethTopology(&why);
+    ASSERT_TRUE(veth.has_value()) << why;
+    Placement placement{&veth->client, &veth->server,
+                        NumericAddress(Family::kIPv4, veth->server_ipv4, 0),
+                        NumericAddress(Family::kIPv4, veth->client_ipv4, 0)};
+    const ChurnStats st = RunChurn(s, nullptr, placement);
+    EXPECT_EQ(st.completed, s.connections) << st.errors.Summary();
+  }
+  EXPECT_EQ(CountOpenFds(), fds_before);
+  EXPECT_TRUE(WaitFor([&] {
+    const std::set<std::string> held = NamespacesHeld();
+    return held.size() == 1 && *held.begin() == host;
+  })) << "a namespace of the runs is still held by a task or fd";
 }
 
 TEST(NetnsTest, TwoRunsGetTwoNamespaces) {
