@@ -86,7 +86,7 @@ test_package_check_not_root() {
     env TWBENCH_EXTRA_PACKAGES=twbench-no-such-pkg \
     bash -c 'source "$1" && twbench_ensure_packages' check "$TMP/lib/common.sh"
   expect_grep "$name: prints the apt-get line" \
-    '^sudo apt-get install -y ([^ ]+ )*twbench-no-such-pkg$' "$TMP/err"
+    '^sudo apt-get update && sudo apt-get install -y --no-install-recommends ([^ ]+ )*twbench-no-such-pkg$' "$TMP/err"
   expect_grep "$name: names the missing package" \
     'missing Debian packages: .*twbench-no-such-pkg' "$TMP/err"
 }
@@ -141,9 +141,32 @@ test_package_check_root() {
   fi
 }
 
+# The two commands of the README themselves, not only the sourced function:
+# as nobody with a package missing they stop before configuring anything.
+test_entry_points_not_root() {
+  local name script copy="$TMP/repo"
+  if [[ $(id -u) != 0 ]] || ! command -v setpriv >/dev/null ||
+    ! command -v dpkg-query >/dev/null; then
+    skip "entry points as nobody" "needs root, setpriv and dpkg-query"; return
+  fi
+  mkdir -p "$copy"
+  cp -r "$ROOT/scripts" "$copy/scripts"
+  chmod -R a+rX "$TMP"
+  for script in scripts/bench scripts/test; do
+    name="$script as nobody, a package missing"
+    expect_status "$name: exits 2" 2 \
+      setpriv --reuid=65534 --regid=65534 --clear-groups \
+      env TWBENCH_EXTRA_PACKAGES=twbench-no-such-pkg "$copy/$script"
+    expect_grep "$name: prints the apt-get line" \
+      '^sudo apt-get update && sudo apt-get install -y --no-install-recommends ([^ ]+ )*twbench-no-such-pkg$' "$TMP/err"
+    check "$name: configured nothing" test ! -e "$copy/build"
+  done
+}
+
 test_summary
 test_help
 test_package_check_not_root
 test_package_check_root
+test_entry_points_not_root
 
 check_summary

@@ -69,8 +69,10 @@ twbench_ensure_packages() {
   if [[ $(id -u) != 0 ]]; then
     {
       printf '%s: missing Debian packages: %s\n' "${0##*/}" "${missing[*]}"
-      printf 'Install them as root (after "sudo apt-get update" on a fresh machine):\n'
-      printf 'sudo apt-get install -y %s\n' "${missing[*]}"
+      printf 'Run this script as root to install them, or install them as root\n'
+      printf 'with the same commands it would run:\n'
+      printf 'sudo apt-get update && sudo apt-get install -y --no-install-recommends %s\n' \
+        "${missing[*]}"
     } >&2
     return 2
   fi
