@@ -180,7 +180,7 @@ test_missing_package_not_root() {
     env TWBENCH_EXTRA_PACKAGES=twbench-no-such-pkg \
     "$copy/scripts/plot" "$copy/churn_small.csv" --out="$copy/out"
   expect_grep "$name: prints the apt-get line" \
-    '^sudo apt-get install -y twbench-no-such-pkg$' "$TMP/err"
+    '^sudo apt-get update && sudo apt-get install -y --no-install-recommends twbench-no-such-pkg$' "$TMP/err"
   if [[ ! -e $copy/out ]]; then
     pass "$name: draws nothing"
   else
