@@ -138,8 +138,10 @@ int main(int argc, char** argv) {
     } else {
       std::cerr << "twbench: no network namespace per run ("
                 << twbench::WhyNoNetns() << "); running in the host "
-                << "namespace, counts filtered by each run's ports, "
-                << "isolated=0 in every row\n";
+                << "namespace: TIME_WAIT counted on each run's ports, "
+                << "earlier runs' TIME_WAIT in time_wait_at_start, tcpext_* "
+                << "and sockstat_tw -1 (not per port), isolated=0 in every "
+                << "row\n";
     }
   }
   const auto by_name = twbench::RegisterChurnBenchmarks(twbench::Matrix(flags));
