@@ -8,8 +8,7 @@
 set -uo pipefail
 bin="${TWBENCH_BINARY:?TWBENCH_BINARY must name the twbench binary}"
 source "${TWBENCH_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}/tests/lib/check.sh"
-work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
+work=$TMP  # check.sh removes it on exit
 
 # A TIME_WAIT-blocked cell and the fast cell, bound 0.5 s.
 start=$(date +%s.%N)
@@ -99,7 +98,7 @@ sys.exit(not (len(rows) == 2 and all(r["isolated"] == "0" for r in rows)))
   check "unprivileged: blocked and fast cells as isolated" \
     grep -Eq '^0/0/closed .*still_failing' "$work/uout"
 else
-  echo "SKIP unprivileged fallback: needs root and setpriv to drop to nobody"
+  skip "unprivileged fallback" "needs root and setpriv to drop to nobody"
 fi
 
 check_summary

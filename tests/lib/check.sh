@@ -2,6 +2,11 @@
 # What every shell test (tests/*_test.sh) shares: a scratch directory $TMP
 # removed on exit, PASS/FAIL/SKIP lines with their counts, the common checks,
 # and the summary whose status is the test's. Sourced after `set -uo pipefail`.
+#
+# Exit status: 1 when a check failed; else 77 when a part was skipped (not
+# root, no setpriv, no binary...), which ctest reports as "Skipped"
+# (SKIP_RETURN_CODE 77 in CMakeLists.txt) so that a test that did not run
+# in full never shows as passed; else 0.
 
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
@@ -54,10 +59,20 @@ expect_no_grep() {
   fi
 }
 
-# check_summary: the counts, and the test's exit status (1 if any failed).
+# skip_all REASON: the whole test cannot run here; says why and exits 77.
+skip_all() {
+  skip "all" "$1"
+  check_summary
+  exit
+}
+
+# check_summary: the counts, and the test's exit status: 1 if any check
+# failed, 77 if none failed but some part was skipped, 0 otherwise.
 check_summary() {
   printf '%d passed, %d failed' "$passed" "$failed"
   ((skipped == 0)) || printf ', %d skipped' "$skipped"
   printf '\n'
-  ((failed == 0))
+  if ((failed > 0)); then return 1; fi
+  if ((skipped > 0)); then return 77; fi
+  return 0
 }
