@@ -59,6 +59,29 @@ expect_no_grep() {
   fi
 }
 
+# row_checks ARGS... <<'PY' ... PY: runs the Python on stdin after the
+# prelude tests/lib/rows.py (check(), read_csv(), num()), with ARGS as
+# sys.argv[1:], and adds its checks to this test's counts; a Python that
+# dies before its end is a failure.
+row_checks() {
+  local lib
+  lib=$(dirname "${BASH_SOURCE[0]}")
+  { cat "$lib/rows.py"; cat; printf '\nfinish()\n'; } >"$TMP/row_checks.py"
+  python3 "$TMP/row_checks.py" "$@" >"$TMP/row_checks.out" 2>&1
+  local last n_pass n_fail
+  last=$(tail -n 1 "$TMP/row_checks.out")
+  if [[ $last =~ ^([0-9]+)\ ([0-9]+)$ ]]; then
+    sed '$d' "$TMP/row_checks.out"
+    n_pass=${BASH_REMATCH[1]}
+    n_fail=${BASH_REMATCH[2]}
+    passed=$((passed + n_pass))
+    failed=$((failed + n_fail))
+  else
+    sed 's/^/  /' "$TMP/row_checks.out" | tail -n 20
+    fail "row checks did not finish"
+  fi
+}
+
 # skip_all REASON: the whole test cannot run here; says why and exits 77.
 skip_all() {
   skip "all" "$1"
