@@ -18,6 +18,7 @@ as_nobody() {
   timeout 120 setpriv --reuid=65534 --regid=65534 --clear-groups \
     "$work/twbench" "$@"
 }
+# shellcheck disable=SC2054 # the commas are inside flag values
 small=(--closer=server --concurrency=4 --reuseaddr=0,1 --payload=0
        --connections=200)
 
