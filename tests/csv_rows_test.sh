@@ -3,11 +3,12 @@
 # reuseaddr {0,1} x closer {client,server,rst} (conc 64, payload 0, ipv4,
 # 2000 connections each) and assertions on its six rows, read by column
 # name: the header has the columns the issue asks for, every run completed
-# its budget without a failure other than the rebind check, the TIME_WAIT
-# sockets are on the closer's side (none with RST), the rebind after a
+# its budget without a failure other than the rebind check, one TIME_WAIT
+# per connection on the closer's side (none with RST), the rebind after a
 # server-side close fails with EADDRINUSE without SO_REUSEADDR and succeeds
-# with it, isolated=1, and the cheap /proc/net/sockstat total agrees with the netlink
-# census in every row. Needs root (a network namespace per run).
+# with it, isolated=1, and the cheap /proc/net/sockstat total agrees with
+# the netlink census in every row. On one CPU (see below). Needs root (a
+# network namespace per run) and taskset.
 # Run by ctest (script.csv_rows_test) or by hand.
 set -uo pipefail
 bin="${TWBENCH_BINARY:?TWBENCH_BINARY must name the twbench binary}"
@@ -16,10 +17,23 @@ if [[ $(id -u) -ne 0 ]]; then
   skip_all "a network namespace per run needs root (CAP_SYS_ADMIN)"
 fi
 
-CHECK_TIMEOUT=120 expect_status "six isolated runs exit 0" 0 \
-  "$bin" --reuseaddr=0,1 --reuseport=0 --closer=client,server,rst \
-  --concurrency=64 --payload=0 --family=ipv4 --topology=loopback \
-  --connections=2000 --isolate=on --csv="$TMP/rows.csv"
+if ! command -v taskset >/dev/null; then
+  skip_all "needs taskset (util-linux) to run on one CPU"
+fi
+
+# On one CPU. With the client's and the server's loops on two CPUs, a few
+# TIME_WAIT sockets in a run are killed by a RST from the peer (seen: up
+# to 68 of 2000, with TcpOutRsts up by as many and TcpExt TW still 2000;
+# none in ~70 such rows on one CPU): likely segments of one connection
+# handled out of order on loopback, a TIME_WAIT answering a stale one with
+# an ACK that the closed peer resets (TIME_WAIT assassination,
+# tcp_rfc1337=0). A property of the kernel, not of the counting; on one CPU
+# the counts are exact, so they are asserted exactly.
+cpu=$(python3 -c 'import os; print(min(os.sched_getaffinity(0)))')
+CHECK_TIMEOUT=120 expect_status "six isolated runs on CPU $cpu exit 0" 0 \
+  taskset -c "$cpu" "$bin" --reuseaddr=0,1 --reuseport=0 \
+  --closer=client,server,rst --concurrency=64 --payload=0 --family=ipv4 \
+  --topology=loopback --connections=2000 --isolate=on --csv="$TMP/rows.csv"
 if [[ ! -s $TMP/rows.csv ]]; then
   fail "no CSV written"
   check_summary
@@ -88,17 +102,13 @@ for (reuseaddr, closer), r in sorted(by_setting.items()):
               (r["time_wait"], r["tcpext_tw"]))
         continue
     holder, other = (tw_s, tw_c) if closer == "server" else (tw_c, tw_s)
-    # Every connection entered TIME_WAIT on the closer's side (TcpExt TW,
-    # exact in the run's own namespace), and none on the other side. Left at
-    # the census: the same count less those a RST from the peer took out
-    # (RFC 1337 "TIME_WAIT assassination", tcp_rfc1337=0): seen here up to
-    # 68 of 2000 on a loaded 2-CPU machine, with TcpOutRsts rising by as
-    # many, while none expire (TIME_WAIT lasts 60 s). Hence a 5% band.
+    # One TIME_WAIT per connection, on the closer's side only: entered
+    # (TcpExt TW, exact in the run's own namespace) and still there at the
+    # census (TIME_WAIT lasts 60 s).
     check(f"{tag}: tcpext_tw == {N}", num(r, "tcpext_tw") == N,
           r["tcpext_tw"])
-    check(f"{tag}: TIME_WAIT on the {closer} side only: "
-          f"time_wait_{closer} in [{N * 0.95:.0f}, {N}], the other 0",
-          0.95 * N <= holder <= N and other == 0,
+    check(f"{tag}: time_wait_{closer} == {N}, the other side 0",
+          holder == N and other == 0,
           (r["time_wait_server"], r["time_wait_client"]))
     check(f"{tag}: time_wait_per_conn == time_wait / connections",
           abs(num(r, "time_wait_per_conn") - tw / N) < 1e-9,
@@ -107,8 +117,10 @@ for (reuseaddr, closer), r in sorted(by_setting.items()):
 # The rebind ("restart the server") after the run: blocked by the server's
 # TIME_WAIT without SO_REUSEADDR, bound with it; bound after RST. Not
 # checked: closer=client without SO_REUSEADDR, where the rebind (made as
-# soon as the server's last handle is closed) is now and then blocked by a
-# server socket still in LAST_ACK (label rebind=EADDRINUSE(LAST_ACK=1)).
+# soon as the server's last handle is closed) was blocked now and then, on
+# two CPUs, by a server socket still in LAST_ACK
+# (rebind=EADDRINUSE(LAST_ACK=1)); on one CPU it bound in every run seen,
+# but nothing makes it certain.
 r = by_setting.get(("0", "server"))
 if r:
     check("closer=server reuseaddr=0: rebind_ok=0, label says EADDRINUSE",
