@@ -43,8 +43,8 @@ fi
 row_checks "$TMP/rows.csv" <<'PY'
 header, rows = read_csv(sys.argv[1])
 
-required = """name reuseaddr reuseport closer concurrency payload family connections
-seconds conn_per_s time_wait time_wait_per_conn bind_failures eaddrinuse
+required = """name reuseaddr reuseport closer concurrency payload family
+connections seconds conn_per_s time_wait time_wait_per_conn bind_failures eaddrinuse
 eaddrnotavail connect_errors lat_p50_us lat_p99_us kernel libuv_version
 git_commit utc tw_reuse tw_reuse_delay_ms port_range max_tw_buckets isolated
 topology tcpext_tw tcpext_tw_recycled tcpext_tw_killed tcpext_tw_overflow
