@@ -63,7 +63,8 @@ test_veth_tw_reuse() {
   # so the TIME_WAIT counts add up exactly.
   expect_status "veth tw_reuse=1,2: runs on CPU $cpu exit 0" 0 \
     taskset -c "$cpu" "$bin" --topology=veth --closer=client --reuseaddr=1 \
-    --concurrency=64 --payload=0 --tw_reuse=1,2 "${delay[@]}" --port_range=40000-40999 \
+    --concurrency=64 --payload=0 --tw_reuse=1,2 "${delay[@]}" \
+    --port_range=40000-40999 \
     --connections=3000 --isolate=on --csv="$TMP/veth.csv"
   row_checks "$TMP/veth.csv" <<'PY'
 _, rows = read_csv(sys.argv[1])
