@@ -49,7 +49,13 @@ timeout 30 "$bin" --probe=timewait --probe_bound=60 \
   --probe_cells=0/0/closed,1/1/open --csv="$work/i.csv" \
   >"$work/iout" 2>"$work/ierr" &
 pid=$!
-sleep 1
+# SIGINT once the probe has said it starts (its handler is set by then;
+# on a loaded machine that can take over a second), at most 10 s.
+for _ in $(seq 100); do
+  grep -q '^probe: 2 cells' "$work/ierr" 2>/dev/null && break
+  sleep 0.1
+done
+sleep 0.5
 kill -INT "$pid"
 start=$(date +%s.%N)
 wait "$pid"
