@@ -181,7 +181,7 @@ EOF
 test_real_run() {
   local bin=${TWBENCH_BINARY:-}
   if [[ -z $bin || ! -x $bin ]]; then
-    printf 'SKIP real run: no TWBENCH_BINARY\n'
+    skip "real run" "no TWBENCH_BINARY"
     return
   fi
   if ! (cd "$TMP" && timeout 120 "$bin" --csv="$TMP/run.csv" --connections=200 \

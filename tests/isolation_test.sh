@@ -8,12 +8,9 @@ bin="${TWBENCH_BINARY:?TWBENCH_BINARY must name the twbench binary}"
 source "${TWBENCH_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}/tests/lib/check.sh"
 
 if [[ $(id -u) -ne 0 ]] || ! command -v setpriv >/dev/null; then
-  echo "SKIP: needs root and setpriv to drop to user nobody"
-  echo "0 passed, 0 failed, 1 skipped"
-  exit 0
+  skip_all "needs root and setpriv to drop to user nobody"
 fi
-work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
+work=$TMP  # check.sh removes it on exit
 chmod 777 "$work"
 # The binary must be reachable by nobody; copy it out of a private tree.
 cp "$bin" "$work/twbench" && chmod 755 "$work/twbench"
@@ -21,6 +18,7 @@ as_nobody() {
   timeout 120 setpriv --reuid=65534 --regid=65534 --clear-groups \
     "$work/twbench" "$@"
 }
+# shellcheck disable=SC2054 # the commas are inside flag values
 small=(--closer=server --concurrency=4 --reuseaddr=0,1 --payload=0
        --connections=200)
 

@@ -166,7 +166,7 @@ test_missing_package_not_root() {
   local name="missing package as nobody"
   if [[ $(id -u) != 0 ]] || ! command -v setpriv >/dev/null ||
     ! command -v dpkg-query >/dev/null; then
-    printf 'SKIP %s: needs root, setpriv and dpkg-query\n' "$name"
+    skip "$name" "needs root, setpriv and dpkg-query"
     return
   fi
   local copy=$TMP/nobody

@@ -8,8 +8,7 @@
 set -uo pipefail
 bin="${TWBENCH_BINARY:?TWBENCH_BINARY must name the twbench binary}"
 source "${TWBENCH_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}/tests/lib/check.sh"
-work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
+work=$TMP  # check.sh removes it on exit
 
 # A TIME_WAIT-blocked cell and the fast cell, bound 0.5 s.
 start=$(date +%s.%N)
@@ -50,7 +49,13 @@ timeout 30 "$bin" --probe=timewait --probe_bound=60 \
   --probe_cells=0/0/closed,1/1/open --csv="$work/i.csv" \
   >"$work/iout" 2>"$work/ierr" &
 pid=$!
-sleep 1
+# SIGINT once the probe has said it starts (its handler is set by then;
+# on a loaded machine that can take over a second), at most 10 s.
+for _ in $(seq 100); do
+  grep -q '^probe: 2 cells' "$work/ierr" 2>/dev/null && break
+  sleep 0.1
+done
+sleep 0.5
 kill -INT "$pid"
 start=$(date +%s.%N)
 wait "$pid"
@@ -99,7 +104,7 @@ sys.exit(not (len(rows) == 2 and all(r["isolated"] == "0" for r in rows)))
   check "unprivileged: blocked and fast cells as isolated" \
     grep -Eq '^0/0/closed .*still_failing' "$work/uout"
 else
-  echo "SKIP unprivileged fallback: needs root and setpriv to drop to nobody"
+  skip "unprivileged fallback" "needs root and setpriv to drop to nobody"
 fi
 
 check_summary

@@ -4,13 +4,11 @@
 # over veth (EADDRNOTAVAIL instead), and with reuse off none anywhere.
 set -uo pipefail
 bin="${TWBENCH_BINARY:?TWBENCH_BINARY must name the twbench binary}"
+source "${TWBENCH_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}/tests/lib/check.sh"
 if [[ $(id -u) -ne 0 ]]; then
-  echo "SKIP: veth and per-namespace sysctls need root (CAP_SYS_ADMIN)"
-  echo "0 passed, 0 failed, 1 skipped"
-  exit 0
+  skip_all "veth and per-namespace sysctls need root (CAP_SYS_ADMIN)"
 fi
-work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
+work=$TMP  # check.sh removes it on exit
 timeout 300 "$bin" --topology=loopback,veth --closer=client --reuseaddr=1 \
   --concurrency=64 --payload=0 --tw_reuse=0,2 --tw_reuse_delay=1 \
   --port_range=40000-40999 --connections=3000 --isolate=on \
