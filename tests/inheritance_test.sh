@@ -9,9 +9,7 @@ set -uo pipefail
 bin="${TWBENCH_BINARY:?TWBENCH_BINARY must name the twbench binary}"
 source "$(dirname "$0")/lib/check.sh"
 if [[ $(id -u) -ne 0 ]]; then
-  skip "inheritance" "the isolated half needs network namespaces (root)"
-  check_summary
-  exit 77
+  skip_all "the isolated half needs network namespaces (root)"
 fi
 
 connections=2000
