@@ -3,6 +3,7 @@
 #include <benchmark/benchmark.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -384,6 +385,24 @@ std::vector<Scenario> Scenarios(const Flags& f) {
 }
 
 }  // namespace
+
+std::string NamespaceOnlyFlags(const Flags& f) {
+  std::string given;
+  const auto add = [&given](bool set, const char* name) {
+    if (!set) return;
+    if (!given.empty()) given += ", ";
+    given += name;
+  };
+  add(!f.tw_reuse.empty(), "--tw_reuse");
+  add(!f.tw_reuse_delay_ms.empty(), "--tw_reuse_delay");
+  add(!f.port_range.empty(), "--port_range");
+  add(!f.max_tw_buckets.empty(), "--max_tw_buckets");
+  add(std::find(f.topology.begin(), f.topology.end(), "veth") !=
+          f.topology.end(),
+      "--topology=veth");
+  add(f.scenario == "port_exhaustion", "--scenario=port_exhaustion");
+  return given;
+}
 
 std::vector<Scenario> Matrix(const Flags& f) {
   std::vector<Scenario> out = Scenarios(f);

@@ -63,6 +63,12 @@ Flags ParseFlags(int argc, char** argv);
 // The cross product of the matrix settings, in a stable order.
 std::vector<Scenario> Matrix(const Flags& flags);
 
+// The flags given that only work with a network namespace per run (kernel
+// knobs, --topology=veth, a scenario that sets knobs), as "--tw_reuse,
+// --topology=veth"; empty when none. The default matrix's knob and veth
+// rows are not flags given: without namespaces they become error rows.
+std::string NamespaceOnlyFlags(const Flags& flags);
+
 // Prints the help of twbench's settings and of Google Benchmark's flags.
 void PrintHelp();
 

@@ -144,6 +144,24 @@ int main(int argc, char** argv) {
                 << "row\n";
     }
   }
+  if (!twbench::g_isolate) {
+    // Knobs are never written into the host namespace, and veth needs two
+    // namespaces: asked for explicitly, every such run could only fail.
+    if (const std::string given = twbench::NamespaceOnlyFlags(flags);
+        !given.empty()) {
+      std::cerr << "twbench: " << given
+                << (given.find(',') == std::string::npos ? " needs" : " need")
+                << " a network namespace per run (kernel knobs are set "
+                   "only in the run's own namespace), and ";
+      if (flags.isolate == "off") {
+        std::cerr << "--isolate=off runs in the host namespace";
+      } else {
+        std::cerr << "this process cannot make one: " << twbench::WhyNoNetns();
+      }
+      std::cerr << "; run as root without --isolate=off, or leave them out\n";
+      return 2;
+    }
+  }
   const auto by_name = twbench::RegisterChurnBenchmarks(twbench::Matrix(flags));
   const twbench::RunContext context = twbench::RunContext::Collect();
   twbench::ProgressReporter progress(context,

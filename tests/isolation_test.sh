@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # --isolate as a user without the privilege for network namespaces:
 # auto falls back to the host namespace and says so (isolated=0 in every
-# row); on refuses with a clear message and exit 2; a kernel knob is not
-# written into the host namespace but fails its run with a clear error.
+# row); on refuses with a clear message and exit 2; so does a kernel knob
+# flag, which is never written into the host namespace.
 set -uo pipefail
 bin="${TWBENCH_BINARY:?TWBENCH_BINARY must name the twbench binary}"
 source "${TWBENCH_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}/tests/lib/check.sh"
@@ -43,9 +43,29 @@ check "on without privilege exits 2" test "$status" -eq 2
 check "on names what is missing" grep -q "cannot make one: unshare" "$work/on.err"
 
 as_nobody "${small[@]}" --reuseaddr=1 --tw_reuse=0 --csv="$work/knob.csv" \
-  >"$work/knob.out" 2>&1
-check "a knob without a namespace fails its run, not the host" \
-  grep -q "kernel knobs are set per run in a network namespace" "$work/knob.out"
+  >"$work/knob.out" 2>"$work/knob.err"
+status=$?
+check "a knob flag without a namespace exits 2" test "$status" -eq 2
+check "and says the flag needs a namespace, and why there is none" \
+  grep -q -- "--tw_reuse needs a network namespace per run.*cannot make one: unshare" \
+  "$work/knob.err"
+check "and writes no row" test ! -s "$work/knob.csv"
+
+# The default matrix's knob and veth rows were not asked for by flag: they
+# become error rows that say why, and the rest of the matrix runs.
+as_nobody --benchmark_filter='/tw_reuse:0/' --connections=200 \
+  --csv="$work/matrix.csv" >"$work/matrix.out" 2>"$work/matrix.err"
+status=$?
+check "default matrix without privilege exits 0" test "$status" -eq 0
+check "its knob and veth rows are error rows naming the namespace" python3 - \
+  "$work/matrix.csv" <<'PY'
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+print(len(rows), [r["error"][:60] for r in rows])
+sys.exit(not (len(rows) == 3 and all(
+    "network namespace" in r["error"] and r["connections"] == ""
+    for r in rows)))
+PY
 
 # As root, auto isolates every run.
 timeout 120 "$bin" "${small[@]}" --isolate=auto --csv="$work/root.csv" \
