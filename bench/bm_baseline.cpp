@@ -69,6 +69,9 @@ void SetCounters(benchmark::State& state, const Measured& m) {
   c["connected"] = static_cast<double>(st.connected);
   c["seconds"] = st.seconds;
   c["conn_per_s"] = st.seconds > 0 ? done / st.seconds : 0;
+  // Its listener's bind()/listen() failing is fatal (no row): always 0.
+  c["bind_failures"] =
+      static_cast<double>(e.AtStep(Step::kBind) + e.AtStep(Step::kListen));
   for (const char* name : {"EADDRINUSE", "EADDRNOTAVAIL", "ECONNREFUSED",
                            "ECONNRESET", "ETIMEDOUT", "EMFILE"}) {
     std::string key(name);
