@@ -38,13 +38,18 @@ TEST(BaselineChurnTest, CompletesBudgetWithoutErrors) {
     EXPECT_FALSE(st.hit_time_limit);
     EXPECT_GT(st.seconds, 0);
     EXPECT_NE(st.server_port, 0);
-    // Server-side close: every connection leaves its TIME_WAIT on the
-    // server's port, none on the client's, as with the engine.
+    // Server-side close: the TIME_WAIT is on the server's port, none on the
+    // client's, as with the engine. A SYN that meets a TIME_WAIT of the
+    // same 4-tuple may take it over (a client port reused), so a few
+    // percent fewer than one per connection may be left.
     CensusQuery q;
     q.states = StateBit(TcpState::kTimeWait);
     q.ipv6 = false;
     q.local_port = st.server_port;
-    EXPECT_EQ(CountTcpSocketsSettled(q, 2.0).counts.time_wait(), 2000u);
+    const std::uint64_t server_tw =
+        CountTcpSocketsSettled(q, 2.0).counts.time_wait();
+    EXPECT_LE(server_tw, 2000u);
+    EXPECT_GE(server_tw, 1800u);
     q.local_port.reset();
     q.remote_port = st.server_port;
     EXPECT_EQ(CountTcpSocketsSettled(q, 2.0).counts.time_wait(), 0u);
