@@ -10,6 +10,7 @@
 #include <regex>
 #include <string_view>
 
+#include "bm_baseline.h"
 #include "bm_churn.h"
 #include "flags.h"
 #include "probe.h"
@@ -162,7 +163,10 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  const auto by_name = twbench::RegisterChurnBenchmarks(twbench::Matrix(flags));
+  const std::vector<twbench::Scenario> matrix = twbench::Matrix(flags);
+  auto by_name = twbench::RegisterChurnBenchmarks(matrix);
+  // The bare-epoll baseline beside its engine row (docs/speed.md).
+  by_name.merge(twbench::RegisterBaselineBenchmarks(matrix));
   const twbench::RunContext context = twbench::RunContext::Collect();
   twbench::ProgressReporter progress(context,
                                      CountSelected(by_name) * repetitions);

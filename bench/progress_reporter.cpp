@@ -49,10 +49,12 @@ void ProgressReporter::ReportRuns(const std::vector<Run>& runs) {
       out << "  ERROR: " << run.error_message << "\n";
       continue;
     }
+    // A benchmark without a census (BM_Baseline) shows "-", not 0.
+    const bool census = run.counters.count("time_wait") != 0;
     out << fmt::format(
-               "  {:.0f} conn/s  TIME_WAIT {:.0f}  errors {:.0f}  p99 {:.0f} "
-               "us",
-               Counter(run, "conn_per_s"), Counter(run, "time_wait"),
+               "  {:.0f} conn/s  TIME_WAIT {}  errors {:.0f}  p99 {:.0f} us",
+               Counter(run, "conn_per_s"),
+               census ? fmt::format("{:.0f}", Counter(run, "time_wait")) : "-",
                Counter(run, "errors_total"), Counter(run, "lat_p99_us"))
         << "  " << run.report_label << "\n";
   }

@@ -2,7 +2,8 @@
 # What the default matrix of the benchmark binary holds, by name: the core
 # cross product (reuseaddr x closer x conc x payload) and the rows that show
 # what the kernel knobs, the topology, client port binding and restarts
-# change. Listing needs no privilege and runs nothing.
+# change, and the bare-epoll baseline. Listing needs no privilege and runs
+# nothing.
 set -uo pipefail
 bin="${TWBENCH_BINARY:?TWBENCH_BINARY must name the twbench binary}"
 source "$(dirname "$0")/lib/check.sh"
@@ -30,5 +31,8 @@ check "client binds its own 500 ports" \
   test "$(count "/client_bind:range/client_ports:20000-20499/")" -eq 1
 check "restart rows with reuseaddr 0 and 1" \
   test "$(count "^BM_Churn/reuseaddr:[01]/.*closer:server/.*/restart_every:2000/")" -eq 2
-check "32 rows in all" test "$(wc -l <"$names")" -eq 32
+# The bare-epoll baseline of the closer=server conc=64 row (docs/speed.md).
+check "one baseline row" \
+  test "$(count '^BM_Baseline/closer:server/conc:64/payload:0/family:ipv4/iterations:1/real_time$')" -eq 1
+check "33 rows in all" test "$(wc -l <"$names")" -eq 33
 check_summary

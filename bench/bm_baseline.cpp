@@ -1,0 +1,152 @@
+#include "bm_baseline.h"
+
+#include <benchmark/benchmark.h>
+
+#include <cctype>
+#include <exception>
+
+#include "bm_churn.h"
+#include "spdlog/spdlog.h"
+#include "twbench/baseline_churn.h"
+#include "twbench/netns.h"
+
+namespace twbench {
+namespace {
+
+// The engine row the baseline is the floor of: nothing in it but the churn
+// itself (no knob, restart, client binding or second namespace to account
+// for).
+bool IsBaselineRow(const Scenario& s) {
+  return s.topology == Topology::kLoopback && s.closer == Closer::kServer &&
+         s.concurrency == 64 && s.payload == 0 && s.family == Family::kIPv4 &&
+         s.restart_every == 0 && s.client_bind == ClientBind::kEphemeral &&
+         !s.client_reuseaddr && !s.knobs.tw_reuse &&
+         !s.knobs.tw_reuse_delay_ms && !s.knobs.port_range &&
+         !s.knobs.max_tw_buckets;
+}
+
+struct Measured {
+  ChurnStats stats;
+  bool isolated = false;
+  std::string error;
+};
+
+// Where the engine's runs go (g_isolate), the baseline goes too: a fresh
+// namespace each run, so both meet an empty TIME_WAIT table.
+Measured Measure(const BaselineSettings& b) {
+  Measured m;
+  const auto run = [&b, &m] {
+    try {
+      m.stats = RunBaselineChurn(b, &g_interrupted);
+    } catch (const std::exception& e) {
+      m.error = e.what();
+    }
+  };
+  if (!g_isolate) {
+    run();
+    return m;
+  }
+  if (std::optional<std::string> why = RunInFreshNetns(run)) {
+    m.error = "network namespace: " + *why;
+    return m;
+  }
+  m.isolated = true;
+  return m;
+}
+
+double Us(std::uint64_t ns) { return static_cast<double>(ns) / 1e3; }
+
+// The same counter names as BM_Churn's, for what the baseline measures;
+// the census and kernel counters it does not take stay empty in the CSV.
+void SetCounters(benchmark::State& state, const Measured& m) {
+  const ChurnStats& st = m.stats;
+  const ErrorCounts& e = st.errors;
+  const double done = static_cast<double>(st.completed);
+  auto& c = state.counters;
+  c["connections"] = done;
+  c["attempted"] = static_cast<double>(st.attempted);
+  c["accepted"] = static_cast<double>(st.accepted);
+  c["connected"] = static_cast<double>(st.connected);
+  c["seconds"] = st.seconds;
+  c["conn_per_s"] = st.seconds > 0 ? done / st.seconds : 0;
+  // Its listener's bind()/listen() failing is fatal (no row): always 0.
+  c["bind_failures"] =
+      static_cast<double>(e.AtStep(Step::kBind) + e.AtStep(Step::kListen));
+  for (const char* name : {"EADDRINUSE", "EADDRNOTAVAIL", "ECONNREFUSED",
+                           "ECONNRESET", "ETIMEDOUT", "EMFILE"}) {
+    std::string key(name);
+    for (char& ch : key) ch = static_cast<char>(std::tolower(ch));
+    c[key] = static_cast<double>(e.ByName(name));
+  }
+  c["connect_errors"] = static_cast<double>(e.AtStep(Step::kConnect));
+  c["accept_errors"] = static_cast<double>(e.AtStep(Step::kAccept));
+  c["read_errors"] = static_cast<double>(e.AtStep(Step::kRead));
+  c["errors_total"] = static_cast<double>(e.Total());
+  c["unfinished"] = static_cast<double>(st.unfinished);
+  c["lat_p50_us"] = Us(st.latency.Percentile(0.50));
+  c["lat_p90_us"] = Us(st.latency.Percentile(0.90));
+  c["lat_p99_us"] = Us(st.latency.Percentile(0.99));
+  c["lat_max_us"] = Us(st.latency.max_ns());
+  c["server_port"] = st.server_port;
+  c["isolated"] = m.isolated ? 1 : 0;
+}
+
+void BM_Baseline(benchmark::State& state, const BaselineSettings& b) {
+  for (auto _ : state) {
+    if (g_interrupted.load()) {
+      state.SkipWithError("skipped: interrupted (SIGINT)");
+      break;
+    }
+    const Measured m = Measure(b);
+    if (!m.stats.fatal.empty()) {
+      state.SkipWithError(("cannot run: " + m.stats.fatal).c_str());
+      break;
+    }
+    if (!m.error.empty()) {
+      state.SkipWithError(m.error.c_str());
+      break;
+    }
+    SetCounters(state, m);
+    if (g_interrupted.load()) {
+      state.SetLabel("interrupted");
+    } else if (m.stats.hit_time_limit) {
+      state.SetLabel("time_limit");
+    }
+    if (!m.stats.errors.Summary().empty()) {
+      spdlog::info("BM_Baseline: {}", m.stats.errors.Summary());
+    }
+  }
+}
+
+}  // namespace
+
+std::map<std::string, Scenario> RegisterBaselineBenchmarks(
+    const std::vector<Scenario>& matrix) {
+  for (const Scenario& s : matrix) {
+    if (!IsBaselineRow(s)) continue;
+    BaselineSettings b;
+    b.family = s.family;
+    b.concurrency = s.concurrency;
+    b.backlog = s.backlog;
+    b.connections = s.connections;
+    b.time_limit_s = s.time_limit_s;
+    b.connection_timeout_s = s.connection_timeout_s;
+    const std::string name =
+        "BM_Baseline/closer:server/conc:" + std::to_string(s.concurrency) +
+        "/payload:0/family:" + std::string(ToString(s.family));
+    benchmark::RegisterBenchmark(name.c_str(), BM_Baseline, b)
+        ->Iterations(1)
+        ->UseRealTime()
+        ->Unit(benchmark::kMillisecond);
+    // The baseline's listener has SO_REUSEADDR and SO_REUSEPORT off, its
+    // client autobinds: the settings columns describe it as such a row.
+    Scenario described = s;
+    described.reuseaddr = false;
+    described.reuseport = false;
+    described.new_reuseaddr.reset();
+    return {{name, described}};
+  }
+  return {};
+}
+
+}  // namespace twbench

@@ -1,0 +1,134 @@
+// The bare-epoll baseline churn against the real kernel, in a fresh network
+// namespace: it completes its budget without errors, leaves the server's
+// TIME_WAIT the way the engine's closer=server does, and stops at its time
+// limit against a listener that never accepts.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+
+#include "netns_skip.h"
+#include "twbench/baseline_churn.h"
+#include "twbench/socket_census.h"
+
+namespace twbench {
+namespace {
+
+BaselineSettings Small(std::uint64_t n) {
+  BaselineSettings b;
+  b.concurrency = 16;
+  b.connections = n;
+  b.time_limit_s = 20;
+  b.connection_timeout_s = 5;
+  return b;
+}
+
+TEST(BaselineChurnTest, CompletesBudgetWithoutErrors) {
+  SKIP_WITHOUT_NETNS();
+  test::InFreshNetns([] {
+    const ChurnStats st = RunBaselineChurn(Small(2000));
+    ASSERT_TRUE(st.fatal.empty()) << st.fatal;
+    EXPECT_EQ(st.attempted, 2000u);
+    EXPECT_EQ(st.completed, 2000u);
+    EXPECT_EQ(st.accepted, 2000u);
+    EXPECT_EQ(st.errors.Total(), 0u) << st.errors.Summary();
+    EXPECT_EQ(st.unfinished, 0u);
+    EXPECT_EQ(st.latency.count(), 2000u);
+    EXPECT_FALSE(st.hit_time_limit);
+    EXPECT_GT(st.seconds, 0);
+    EXPECT_NE(st.server_port, 0);
+    // Server-side close: the TIME_WAIT is on the server's port, none on the
+    // client's, as with the engine. A SYN that meets a TIME_WAIT of the
+    // same 4-tuple may take it over (a client port reused), so a few
+    // percent fewer than one per connection may be left.
+    CensusQuery q;
+    q.states = StateBit(TcpState::kTimeWait);
+    q.ipv6 = false;
+    q.local_port = st.server_port;
+    const std::uint64_t server_tw =
+        CountTcpSocketsSettled(q, 2.0).counts.time_wait();
+    EXPECT_LE(server_tw, 2000u);
+    EXPECT_GE(server_tw, 1800u);
+    q.local_port.reset();
+    q.remote_port = st.server_port;
+    EXPECT_EQ(CountTcpSocketsSettled(q, 2.0).counts.time_wait(), 0u);
+  });
+}
+
+TEST(BaselineChurnTest, Ipv6CompletesToo) {
+  SKIP_WITHOUT_NETNS();
+  test::InFreshNetns([] {
+    BaselineSettings b = Small(300);
+    b.family = Family::kIPv6;
+    const ChurnStats st = RunBaselineChurn(b);
+    ASSERT_TRUE(st.fatal.empty()) << st.fatal;
+    EXPECT_EQ(st.completed, 300u);
+    EXPECT_EQ(st.errors.Total(), 0u) << st.errors.Summary();
+  });
+}
+
+// A listener that never accepts: connects complete into the accept queue
+// (then the queue is full and SYNs are dropped); no FIN ever comes. Each
+// connection hits its deadline, the run its time limit, and it returns.
+TEST(BaselineChurnTest, StopsAtTimeLimitWhenServerNeverAccepts) {
+  SKIP_WITHOUT_NETNS();
+  test::InFreshNetns([] {
+    BaselineSettings b = Small(1000000);
+    b.concurrency = 4;
+    b.backlog = 2;
+    b.server_accepts = false;
+    b.connection_timeout_s = 0.2;
+    b.time_limit_s = 0.7;
+    const auto t0 = std::chrono::steady_clock::now();
+    const ChurnStats st = RunBaselineChurn(b);
+    const double wall =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
+            .count();
+    ASSERT_TRUE(st.fatal.empty()) << st.fatal;
+    EXPECT_EQ(st.completed, 0u);
+    EXPECT_EQ(st.accepted, 0u);
+    EXPECT_TRUE(st.hit_time_limit);
+    EXPECT_GE(st.seconds, 0.7);
+    EXPECT_LT(wall, 3.0);  // bounded: the limit plus one sweep, not the budget
+    // Deadlines struck in both places: the connects the queue took waited
+    // for a FIN (read), the later ones for a handshake (connect).
+    EXPECT_GT(st.errors.ByName("ETIMEDOUT"), 0u) << st.errors.Summary();
+    EXPECT_EQ(st.errors.ByName("ETIMEDOUT"), st.errors.Total())
+        << st.errors.Summary();
+    EXPECT_GT(st.errors.At(Step::kRead, "ETIMEDOUT"), 0u)
+        << st.errors.Summary();
+    EXPECT_GT(st.errors.At(Step::kConnect, "ETIMEDOUT"), 0u)
+        << st.errors.Summary();
+    EXPECT_EQ(st.attempted,
+              st.errors.Total() + st.unfinished);  // every one accounted for
+  });
+}
+
+TEST(BaselineChurnTest, StopFlagEndsTheRun) {
+  SKIP_WITHOUT_NETNS();
+  test::InFreshNetns([] {
+    BaselineSettings b = Small(100000000);
+    b.time_limit_s = 30;
+    std::atomic<bool> stop{false};
+    std::thread stopper([&stop] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      stop.store(true);
+    });
+    const ChurnStats st = RunBaselineChurn(b, &stop);
+    stopper.join();
+    EXPECT_TRUE(st.hit_time_limit);
+    EXPECT_LT(st.seconds, 5.0);
+    EXPECT_GT(st.completed, 0u);
+    EXPECT_EQ(st.errors.Total(), 0u) << st.errors.Summary();
+  });
+}
+
+TEST(BaselineChurnTest, BadSettingsAreFatal) {
+  BaselineSettings b;
+  b.concurrency = 0;
+  EXPECT_NE(RunBaselineChurn(b).fatal.find("concurrency"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace twbench
