@@ -3,12 +3,14 @@
 #include <benchmark/benchmark.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <iostream>
 #include <optional>
 #include <regex>
 #include <string_view>
+#include <vector>
 
 #include "bm_churn.h"
 #include "flags.h"
@@ -18,6 +20,7 @@
 #include "spdlog/sinks/stdout_color_sinks.h"
 #include "spdlog/spdlog.h"
 #include "twbench/csv_reporter.h"
+#include "twbench/fd_limit.h"
 #include "twbench/netns.h"
 #include "twbench/run_context.h"
 #include "twbench/timeseries_writer.h"
@@ -88,6 +91,15 @@ int CountSelected(const std::map<std::string, twbench::Scenario>& by_name) {
   return n;
 }
 
+// Both ends of every connection are this process's fds: the run with the
+// most connections in flight sets the open-file limit for all of them.
+void RaiseFdLimitFor(const std::vector<twbench::Scenario>& matrix) {
+  int most = 1;
+  for (const twbench::Scenario& s : matrix)
+    most = std::max(most, s.concurrency);
+  twbench::RaiseFdLimitForConcurrency(most);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -142,7 +154,9 @@ int main(int argc, char** argv) {
                 << "isolated=0 in every row\n";
     }
   }
-  const auto by_name = twbench::RegisterChurnBenchmarks(twbench::Matrix(flags));
+  const std::vector<twbench::Scenario> matrix = twbench::Matrix(flags);
+  RaiseFdLimitFor(matrix);
+  const auto by_name = twbench::RegisterChurnBenchmarks(matrix);
   const twbench::RunContext context = twbench::RunContext::Collect();
   twbench::ProgressReporter progress(context,
                                      CountSelected(by_name) * repetitions);

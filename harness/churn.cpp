@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <bitset>
 #include <cerrno>
+#include <chrono>
 #include <cstdlib>
 #include <memory>
 #include <thread>
@@ -32,6 +33,8 @@ constexpr std::uint64_t kSweepMs = 10;    // deadline check period
 constexpr std::uint64_t kDrainMs = 1000;  // server's wait for last EOFs
 // A restart's retries: 1 ms, doubling up to this, until restart_max_wait_s.
 constexpr std::uint64_t kRestartRetryMaxMs = 50;
+// The rebind's wait for the run's sockets to finish closing on the wire.
+constexpr std::uint64_t kRebindWaitMaxMs = 200;
 
 std::uint64_t NowNs() { return uv_hrtime(); }
 std::uint64_t SecondsToNs(double s) {
@@ -66,6 +69,52 @@ std::string Blockers(std::uint16_t port) {
     out = std::string("census failed: ") + e.what();
   }
   return out;
+}
+
+// After a failed setup: closes every handle the loop has (none has a callback
+// that matters yet, and none is heap-allocated), runs the closes, closes the
+// loop.
+void AbandonLoop(uv_loop_t* loop, const char* which) {
+  uv_walk(
+      loop,
+      [](uv_handle_t* h, void*) {
+        if (!uv_is_closing(h)) uv_close(h, nullptr);
+      },
+      nullptr);
+  uv_run(loop, UV_RUN_DEFAULT);
+  CloseLoopOrDie(loop, which);
+}
+
+// Waits until no socket on the server's port is between close() and
+// TIME_WAIT/CLOSED (FIN_WAIT1/2, CLOSING, LAST_ACK, CLOSE_WAIT): on loopback
+// the peer's last ACK can be processed microseconds after the last close
+// callback (e.g. while the client thread holds its socket's lock), and a
+// bind() then meets LAST_ACK instead of what the run left behind. Polls the
+// census every 1 ms, at most kRebindWaitMaxMs; *settled says whether it got
+// there (false also when the census fails, e.g. EMFILE). Returns ns waited.
+std::uint64_t AwaitClosedOnTheWire(std::uint16_t port, bool* settled) {
+  const std::uint64_t start = NowNs();
+  const std::uint64_t deadline = start + kRebindWaitMaxMs * 1000000;
+  *settled = false;
+  CensusQuery q;
+  q.states = kClosingStates;
+  q.local_port = port;
+  try {
+    CensusSocket census;
+    for (;;) {
+      TcpStateCounts c;
+      census.CountInto(q, &c);
+      if (c.total() == 0) {
+        *settled = true;
+        break;
+      }
+      if (NowNs() >= deadline) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  } catch (const std::exception& e) {
+    spdlog::debug("rebind wait: census failed: {}", e.what());
+  }
+  return NowNs() - start;
 }
 
 // Intrusive doubly-linked list: O(1) unlink of a connection from the middle.
@@ -111,11 +160,19 @@ class Server {
          std::optional<sockaddr_storage> address, LiveCounters* live)
       : s_(s), stats_(stats), address_(address), live_(live) {}
 
-  // Opens the loop and hands the harness-made listener to libuv.
-  int Init(UniqueFd listener) {
+  // Opens the loop and hands the harness-made listener to libuv. Fails when
+  // the process is out of fds (EMFILE: the loop's epoll fd and signal pipe,
+  // the async's eventfd), naming the call in *what; Abandon() then closes
+  // whatever was made.
+  int Init(UniqueFd listener, const char** what) {
+    *what = "uv_loop_init";
     if (int rc = uv_loop_init(&loop_); rc != 0) return rc;
+    loop_ready_ = true;
     loop_.data = this;
-    uv_async_init(&loop_, &stop_async_, OnStopAsync);
+    *what = "uv_async_init";
+    if (int rc = uv_async_init(&loop_, &stop_async_, OnStopAsync); rc != 0) {
+      return rc;
+    }
     uv_timer_init(&loop_, &drain_);
     drain_.data = this;
     uv_timer_init(&loop_, &ack_poll_);
@@ -125,6 +182,7 @@ class Server {
     stop_async_.data = this;
     uv_tcp_init(&loop_, &listener_);
     listener_.data = this;
+    *what = "uv_tcp_open";
     if (int rc = uv_tcp_open(&listener_, listener.get()); rc != 0) return rc;
     listener.release();  // libuv owns the fd now
     // What the kernel has on the live socket, not what was asked for.
@@ -134,6 +192,7 @@ class Server {
       stats_->listener_reuseport = GetIntSockopt(fd, SOL_SOCKET, SO_REUSEPORT);
     }
     if (!s_.server_accepts) return 0;  // listen(2) done; nobody accepts
+    *what = "uv_listen";
     return uv_listen(reinterpret_cast<uv_stream_t*>(&listener_), s_.backlog,
                      OnConnection);
   }
@@ -149,6 +208,10 @@ class Server {
     uv_async_send(&stop_async_);
   }
   void CloseLoop() { CloseLoopOrDie(&loop_, "server"); }
+  // After a failed Init: closes every handle made so far, then the loop.
+  void Abandon() {
+    if (loop_ready_) AbandonLoop(&loop_, "server");
+  }
 
  private:
   static void OnConnection(uv_stream_t* listener, int status) {
@@ -157,7 +220,12 @@ class Server {
 
   void Accept(int status) {
     if (status < 0) {
-      stats_->errors.Add(Step::kAccept, status);  // EMFILE lands here
+      // Seldom EMFILE/ENFILE: libuv answers those itself (uv__emfile_trick,
+      // src/unix/stream.c) by closing its reserve fd, accepting and closing
+      // every pending connection, and calling back only when that fails too
+      // (no reserve fd, or the client thread took the freed fd). The dropped
+      // connections are counted where the client sees them end.
+      stats_->errors.Add(Step::kAccept, status);
       return;
     }
     auto* c = new ServerConn;
@@ -517,7 +585,9 @@ class Server {
   }
 
   // "Restart the server at once": a fresh socket with the same options on the
-  // same address and port, right after the last socket of the old one closed.
+  // same address and port, right after the last socket of the old one closed
+  // and finished closing on the wire: the question is what TIME_WAIT does to
+  // a restart, not whether the peer's last ACK has been processed yet.
   void MaybeRebind() {
     if (!listener_closed_ || open_.size != 0 || rebind_done_) return;
     rebind_done_ = true;
@@ -525,9 +595,10 @@ class Server {
     uv_close(reinterpret_cast<uv_handle_t*>(&ack_poll_), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&restart_timer_), nullptr);
     if (!s_.rebind_after) return;
+    RebindResult& rb = stats_->rebind;
+    rb.wait_ns = AwaitClosedOnTheWire(stats_->server_port, &rb.wait_settled);
     // With the new socket's own SO_REUSEADDR (Scenario::new_reuseaddr).
     ListenerResult r = MakeListener(NewListenerOptions());  // closed with r
-    RebindResult& rb = stats_->rebind;
     rb.attempted = true;
     rb.bound = r.fd.valid();
     rb.error = r.error;
@@ -566,6 +637,7 @@ class Server {
   std::atomic<std::uint64_t> expected_accepts_{0};
   std::atomic<std::uint64_t> churn_end_ns_{0};
   bool rebind_done_ = false;
+  bool loop_ready_ = false;  // uv_loop_init succeeded
   std::unique_ptr<char[]> scratch_ = std::make_unique<char[]>(kScratchSize);
 };
 
@@ -605,7 +677,9 @@ class Client {
     for (auto& slot : slots_) slot.client = this;
   }
 
-  int Init() {
+  // Fails when the process is out of fds (EMFILE), naming the call.
+  int Init(const char** what) {
+    *what = "uv_loop_init";
     if (int rc = uv_loop_init(&loop_); rc != 0) return rc;
     uv_timer_init(&loop_, &sweep_);
     sweep_.data = this;
@@ -942,6 +1016,13 @@ void EnterOrDie(const NetNamespace* ns, const char* which) {
   }
 }
 
+void SetupFailed(ChurnStats* stats, const char* which, const char* what,
+                 int rc) {
+  stats->errors.Add(Step::kSetup, rc);
+  stats->fatal =
+      std::string(which) + " loop setup: " + what + ": " + uv_err_name(rc);
+}
+
 }  // namespace
 
 ChurnStats RunChurn(const Scenario& s, const std::atomic<bool>* stop,
@@ -985,14 +1066,18 @@ ChurnStats RunChurn(const Scenario& s, const std::atomic<bool>* stop,
   const sockaddr_storage client_address =
       placement.client_address.value_or(LoopbackAddress(s.family, 0));
   Client client(s, &client_stats, server_address, client_address, stop, live);
-  if (int rc = server.Init(std::move(l.fd)); rc != 0) {
-    // Broken setup after a good listener: nothing sensible can be measured.
-    spdlog::critical("server loop setup failed: {}", uv_err_name(rc));
-    std::abort();
+  // A loop that cannot be set up (out of fds) ends the run before it
+  // starts: fatal, counted by errno name, every handle closed.
+  const char* what = "";
+  if (int rc = server.Init(std::move(l.fd), &what); rc != 0) {
+    server.Abandon();
+    SetupFailed(&stats, "server", what, rc);
+    return stats;
   }
-  if (int rc = client.Init(); rc != 0) {
-    spdlog::critical("client loop setup failed: {}", uv_err_name(rc));
-    std::abort();
+  if (int rc = client.Init(&what); rc != 0) {
+    server.Abandon();
+    SetupFailed(&stats, "client", what, rc);
+    return stats;
   }
   std::thread server_thread([&server, &placement] {
     EnterOrDie(placement.server, "server");
