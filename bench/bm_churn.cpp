@@ -365,6 +365,9 @@ void SetCounters(benchmark::State& state, const Measured& m) {
   // 0: the run was not sampled (no --timeseries, or --sample_interval_ms=0).
   c["sample_interval_ms"] = m.sample_interval_ms;
   SetRestartCounters(c, st);
+  // The rebind's wait for the run's sockets on the server port to finish
+  // closing on the wire (at most 200 ms; 0 when no rebind was attempted).
+  c["rebind_wait_ms"] = Ms(st.rebind.wait_ns);
 }
 
 std::string Label(const ChurnStats& st) {

@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <linux/sockios.h>
 #include <netinet/tcp.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <uv.h>
@@ -69,6 +70,23 @@ std::string Blockers(std::uint16_t port) {
     out = std::string("census failed: ") + e.what();
   }
   return out;
+}
+
+// libuv 1.44's uv_loop_init leaks its epoll fd when a later step of it fails
+// (measured: one fd per EMFILE failure), so the fds it takes (epoll, the
+// signal pipe, the eventfd) are first checked free by taking and releasing
+// as many. Setup runs before the loop threads start: nothing races for them
+// but a sampler's census socket.
+constexpr int kLoopInitFds = 4;
+
+int InitLoop(uv_loop_t* loop) {
+  std::vector<UniqueFd> held;
+  for (int i = 0; i < kLoopInitFds; ++i) {
+    held.emplace_back(eventfd(0, EFD_CLOEXEC));
+    if (!held.back()) return -errno;
+  }
+  held.clear();
+  return uv_loop_init(loop);
 }
 
 // After a failed setup: closes every handle the loop has (none has a callback
@@ -166,7 +184,7 @@ class Server {
   // whatever was made.
   int Init(UniqueFd listener, const char** what) {
     *what = "uv_loop_init";
-    if (int rc = uv_loop_init(&loop_); rc != 0) return rc;
+    if (int rc = InitLoop(&loop_); rc != 0) return rc;
     loop_ready_ = true;
     loop_.data = this;
     *what = "uv_async_init";
@@ -680,7 +698,7 @@ class Client {
   // Fails when the process is out of fds (EMFILE), naming the call.
   int Init(const char** what) {
     *what = "uv_loop_init";
-    if (int rc = uv_loop_init(&loop_); rc != 0) return rc;
+    if (int rc = InitLoop(&loop_); rc != 0) return rc;
     uv_timer_init(&loop_, &sweep_);
     sweep_.data = this;
     return 0;

@@ -190,7 +190,8 @@ const std::vector<std::string>& CounterColumns() {
                                                    "restart_downtime_p50_ms",
                                                    "restart_downtime_max_ms",
                                                    "server_down_ms",
-                                                   "accept_queue_lost"};
+                                                   "accept_queue_lost",
+                                                   "rebind_wait_ms"};
   return columns;
 }
 
