@@ -34,8 +34,11 @@ constexpr std::uint64_t kSweepMs = 10;    // deadline check period
 constexpr std::uint64_t kDrainMs = 1000;  // server's wait for last EOFs
 // A restart's retries: 1 ms, doubling up to this, until restart_max_wait_s.
 constexpr std::uint64_t kRestartRetryMaxMs = 50;
-// The rebind's wait for the run's sockets to finish closing on the wire.
-constexpr std::uint64_t kRebindWaitMaxMs = 200;
+// Fds the server keeps in reserve to get out of libuv's accept EMFILE loop.
+constexpr std::size_t kSpareFds = 4;
+// The rebind's wait for the run's sockets to finish closing on the wire:
+// past a 200 ms RTO and a second one of 400 ms.
+constexpr std::uint64_t kRebindWaitMaxMs = 1000;
 
 std::uint64_t NowNs() { return uv_hrtime(); }
 std::uint64_t SecondsToNs(double s) {
@@ -104,10 +107,12 @@ void AbandonLoop(uv_loop_t* loop, const char* which) {
 }
 
 // Waits until no socket on the server's port is between close() and
-// TIME_WAIT/CLOSED (FIN_WAIT1/2, CLOSING, LAST_ACK, CLOSE_WAIT): on loopback
-// the peer's last ACK can be processed microseconds after the last close
-// callback (e.g. while the client thread holds its socket's lock), and a
-// bind() then meets LAST_ACK instead of what the run left behind. Polls the
+// TIME_WAIT/CLOSED (FIN_WAIT1/2, CLOSING, LAST_ACK, CLOSE_WAIT): the peer's
+// last ACK is often processed a few ms after the last close callback, and
+// now and then a close takes one minimum RTO (200 ms; measured waits up to
+// ~215 ms, in both closers' runs), likely a FIN or ACK that arrived out of
+// order across the two CPUs and waits for its retransmission. A bind()
+// meanwhile meets LAST_ACK instead of what the run left behind. Polls the
 // census every 1 ms, at most kRebindWaitMaxMs; *settled says whether it got
 // there (false also when the census fails, e.g. EMFILE). Returns ns waited.
 std::uint64_t AwaitClosedOnTheWire(std::uint16_t port, bool* settled) {
@@ -197,6 +202,10 @@ class Server {
     ack_poll_.data = this;
     uv_timer_init(&loop_, &restart_timer_);
     restart_timer_.data = this;
+    uv_timer_init(&loop_, &resume_timer_);
+    resume_timer_.data = this;
+    // Not having them is no failure (see Accept).
+    TakeSpares();
     stop_async_.data = this;
     uv_tcp_init(&loop_, &listener_);
     listener_.data = this;
@@ -244,8 +253,58 @@ class Server {
       // (no reserve fd, or the client thread took the freed fd). The dropped
       // connections are counted where the client sees them end.
       stats_->errors.Add(Step::kAccept, status);
+      if (status != UV_EMFILE && status != UV_ENFILE) return;
+      // libuv retries accept() at once, in a loop that holds the whole
+      // server loop, until one succeeds: free the spare fds so the next one
+      // does (the client thread may take some first), and pause there
+      // (PauseAccepting) to let connections close.
+      if (!spares_.empty()) {
+        spares_.clear();
+        pause_next_ = true;
+      } else {
+        // None left: at least do not spin; libuv retries when this returns.
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      }
       return;
     }
+    if (pause_next_) {
+      PauseAccepting();
+      return;
+    }
+    AcceptOne();
+  }
+
+  // Leaves the accepted connection with libuv: without uv_accept in the
+  // callback libuv stops polling the listener, and the loop goes on closing
+  // connections. A 1 ms timer takes the spare fd back, then resumes.
+  void PauseAccepting() {
+    pause_next_ = false;
+    ++stats_->accept_pauses;
+    uv_timer_start(&resume_timer_, OnResumeAccepting, 1, 1);
+  }
+
+  static void OnResumeAccepting(uv_timer_t* t) {
+    auto* self = static_cast<Server*>(t->data);
+    if (self->listener_state_ != ListenerState::kOpen) {
+      uv_timer_stop(t);  // closed meanwhile; libuv closed the pending fd
+      return;
+    }
+    if (!self->TakeSpares()) return;  // still out of fds: stay paused
+    uv_timer_stop(t);
+    self->AcceptOne();  // takes libuv's pending fd; polling resumes
+  }
+
+  // Tops the spare fds up to kSpareFds; false when none could be taken.
+  bool TakeSpares() {
+    while (spares_.size() < kSpareFds) {
+      UniqueFd fd(eventfd(0, EFD_CLOEXEC));
+      if (!fd) break;
+      spares_.push_back(std::move(fd));
+    }
+    return !spares_.empty();
+  }
+
+  void AcceptOne() {
     auto* c = new ServerConn;
     c->server = this;
     uv_tcp_init(&loop_, &c->tcp);
@@ -612,6 +671,7 @@ class Server {
     uv_close(reinterpret_cast<uv_handle_t*>(&drain_), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&ack_poll_), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&restart_timer_), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&resume_timer_), nullptr);
     if (!s_.rebind_after) return;
     RebindResult& rb = stats_->rebind;
     rb.wait_ns = AwaitClosedOnTheWire(stats_->server_port, &rb.wait_settled);
@@ -656,6 +716,10 @@ class Server {
   std::atomic<std::uint64_t> churn_end_ns_{0};
   bool rebind_done_ = false;
   bool loop_ready_ = false;  // uv_loop_init succeeded
+  // Accept EMFILE (see Accept): fds kept free to break libuv's retry loop.
+  std::vector<UniqueFd> spares_;
+  bool pause_next_ = false;  // the spare was freed: pause at the next accept
+  uv_timer_t resume_timer_{};
   std::unique_ptr<char[]> scratch_ = std::make_unique<char[]>(kScratchSize);
 };
 
@@ -1126,6 +1190,9 @@ ChurnStats RunChurn(const Scenario& s, const std::atomic<bool>* stop,
   stats.first_connect_failure_s = client_stats.first_connect_failure_s;
   stats.completed_before_failure = client_stats.completed_before_failure;
   stats.client_reuseaddr = client_stats.client_reuseaddr;
+  const std::uint64_t accounted = stats.accepted + stats.accept_queue_lost;
+  stats.not_accepted =
+      stats.connected > accounted ? stats.connected - accounted : 0;
   return stats;
 }
 

@@ -191,7 +191,8 @@ const std::vector<std::string>& CounterColumns() {
                                                    "restart_downtime_max_ms",
                                                    "server_down_ms",
                                                    "accept_queue_lost",
-                                                   "rebind_wait_ms"};
+                                                   "rebind_wait_ms",
+                                                   "not_accepted"};
   return columns;
 }
 

@@ -61,6 +61,7 @@ void ExpectAllCompleted(const ChurnStats& st, std::uint64_t n) {
   EXPECT_EQ(st.attempted, n);
   EXPECT_EQ(st.completed, n);
   EXPECT_EQ(st.accepted, n);
+  EXPECT_EQ(st.not_accepted, 0u);
   EXPECT_EQ(st.latency.count(), n);
   EXPECT_EQ(st.unfinished, 0u);
   EXPECT_FALSE(st.hit_time_limit);
@@ -195,7 +196,7 @@ TEST(ChurnTest, RebindAfterClientCloseIsBlockedByNoTimeWait) {
     EXPECT_TRUE(st.rebind.bound)
         << uv_err_name(st.rebind.error) << "(" << st.rebind.blockers << ")";
     EXPECT_TRUE(st.rebind.wait_settled);
-    EXPECT_LT(st.rebind.wait_ns, 200'000'000u + 50'000'000u);
+    EXPECT_LT(st.rebind.wait_ns, 1'000'000'000u + 50'000'000u);
     EXPECT_EQ(st.errors.Total(), 0u) << st.errors.Summary();
   });
 }
@@ -209,8 +210,10 @@ TEST(ChurnTest, RebindWithoutReuseaddrIsTheSameEveryRun) {
     for (int run = 0; run < 30; ++run) {
       SCOPED_TRACE("run " + std::to_string(run));
       ChurnStats client = RunChurn(Small(Closer::kClient, false, 100));
-      EXPECT_TRUE(client.rebind.bound) << uv_err_name(client.rebind.error)
-                                       << "(" << client.rebind.blockers << ")";
+      EXPECT_TRUE(client.rebind.bound)
+          << ToString(client.rebind.failed_step) << " "
+          << uv_err_name(client.rebind.error) << "(" << client.rebind.blockers
+          << ") after waiting " << client.rebind.wait_ns << " ns";
       ChurnStats server = RunChurn(Small(Closer::kServer, false, 100));
       EXPECT_FALSE(server.rebind.bound);
       EXPECT_EQ(server.rebind.error, UV_EADDRINUSE);
@@ -275,6 +278,10 @@ TEST(ChurnTest, ListenerThatNeverAcceptsDoesNotHangTheRun) {
   EXPECT_EQ(st.completed, 0u);
   EXPECT_EQ(st.accepted, 0u);
   EXPECT_EQ(st.attempted, 40u);
+  // The kernel completed every handshake (the backlog holds them all); the
+  // server accepted none.
+  EXPECT_EQ(st.connected, 40u);
+  EXPECT_EQ(st.not_accepted, 40u);
   // Each connection waits for the server's FIN until its deadline.
   EXPECT_EQ(st.errors.ByName("ETIMEDOUT"), 40u) << st.errors.Summary();
   // 10 rounds of 4 connections, 0.2 s each, plus the 10 ms sweep.

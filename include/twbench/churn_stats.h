@@ -75,7 +75,7 @@ struct RebindResult {
   std::string blockers;
   // Before the bind: how long the server waited for the run's sockets on its
   // port to finish closing on the wire (none left in FIN_WAIT1/2, CLOSING,
-  // LAST_ACK, CLOSE_WAIT; TIME_WAIT stays), at most 200 ms, census polled
+  // LAST_ACK, CLOSE_WAIT; TIME_WAIT stays), at most 1 s, census polled
   // every 1 ms; wait_settled false when the bound struck or the census
   // failed.
   std::uint64_t wait_ns = 0;
@@ -125,6 +125,16 @@ struct ChurnStats {
   std::uint64_t accept_queue_lost = 0;
   // SO_REUSEADDR read back from the last listener a restart made (-1: none).
   int restart_reuseaddr = -1;
+  // Times the server paused accepting for lack of fds (accept EMFILE that
+  // libuv did not answer itself): it freed a spare fd, took one connection
+  // and waited until an fd was free again (polled every 1 ms).
+  std::uint64_t accept_pauses = 0;
+  // Connections the client saw established that the server never accepted,
+  // restarts' lost accept queues aside: connected - accepted -
+  // accept_queue_lost, floored at 0. Out of fds, libuv accepts and closes
+  // pending connections itself (uv__emfile_trick) without telling the
+  // server; with closer=client and no payload the client cannot tell either.
+  std::uint64_t not_accepted = 0;
   // The end-of-run drain hit its 1 s bound with the listener still open,
   // waiting for accepts that did not come.
   bool drain_waited_for_accepts = false;
