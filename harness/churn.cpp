@@ -285,13 +285,17 @@ class Server {
 
   static void OnResumeAccepting(uv_timer_t* t) {
     auto* self = static_cast<Server*>(t->data);
-    if (self->listener_state_ != ListenerState::kOpen) {
-      uv_timer_stop(t);  // closed meanwhile; libuv closed the pending fd
-      return;
-    }
     if (!self->TakeSpares()) return;  // still out of fds: stay paused
     uv_timer_stop(t);
     self->AcceptOne();  // takes libuv's pending fd; polling resumes
+  }
+
+  // The listener is closing: libuv closes a pending accepted fd with it, so
+  // a pause has nothing left to resume (a restart's new listener has none).
+  void CancelPause() {
+    pause_next_ = false;
+    uv_timer_stop(&resume_timer_);
+    TakeSpares();
   }
 
   // Tops the spare fds up to kSpareFds; false when none could be taken.
@@ -496,6 +500,7 @@ class Server {
     switch (listener_state_) {
       case ListenerState::kOpen:
         listener_state_ = ListenerState::kClosing;
+        CancelPause();
         uv_close(reinterpret_cast<uv_handle_t*>(&listener_), OnListenerClosed);
         break;
       case ListenerState::kClosing:
@@ -552,6 +557,7 @@ class Server {
     retry_ms_ = 0;
     listener_state_ = ListenerState::kClosing;
     // libuv closes the fd here; the callback, later in this loop turn, binds.
+    CancelPause();
     uv_close(reinterpret_cast<uv_handle_t*>(&listener_), OnListenerClosed);
   }
 
