@@ -251,7 +251,8 @@ class Server {
       // src/unix/stream.c) by closing its reserve fd, accepting and closing
       // every pending connection, and calling back only when that fails too
       // (no reserve fd, or the client thread took the freed fd). The dropped
-      // connections are counted where the client sees them end.
+      // connections are counted where the client sees them end, and in
+      // ChurnStats::not_accepted.
       stats_->errors.Add(Step::kAccept, status);
       if (status != UV_EMFILE && status != UV_ENFILE) return;
       // libuv retries accept() at once, in a loop that holds the whole
