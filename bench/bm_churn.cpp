@@ -377,6 +377,12 @@ void SetCounters(benchmark::State& state, const Measured& m) {
   // 0: the run was not sampled (no --timeseries, or --sample_interval_ms=0).
   c["sample_interval_ms"] = m.sample_interval_ms;
   SetRestartCounters(c, st);
+  // The rebind's wait for the run's sockets on the server port to finish
+  // closing on the wire (at most 1 s; 0 when no rebind was attempted).
+  c["rebind_wait_ms"] = Ms(st.rebind.wait_ns);
+  // Established at the client, never accepted by the server (e.g. dropped
+  // by libuv when out of fds): docs/engine-limits.md.
+  c["not_accepted"] = static_cast<double>(st.not_accepted);
 }
 
 std::string Label(const ChurnStats& st) {

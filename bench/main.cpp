@@ -3,12 +3,14 @@
 #include <benchmark/benchmark.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <iostream>
 #include <optional>
 #include <regex>
 #include <string_view>
+#include <vector>
 
 #include "bm_baseline.h"
 #include "bm_churn.h"
@@ -19,6 +21,7 @@
 #include "spdlog/sinks/stdout_color_sinks.h"
 #include "spdlog/spdlog.h"
 #include "twbench/csv_reporter.h"
+#include "twbench/fd_limit.h"
 #include "twbench/netns.h"
 #include "twbench/run_context.h"
 #include "twbench/timeseries_writer.h"
@@ -87,6 +90,15 @@ int CountSelected(const std::map<std::string, twbench::Scenario>& by_name) {
     return static_cast<int>(by_name.size());
   }
   return n;
+}
+
+// Both ends of every connection are this process's fds: the run with the
+// most connections in flight sets the open-file limit for all of them.
+void RaiseFdLimitFor(const std::vector<twbench::Scenario>& matrix) {
+  int most = 1;
+  for (const twbench::Scenario& s : matrix)
+    most = std::max(most, s.concurrency);
+  twbench::RaiseFdLimitForConcurrency(most);
 }
 
 }  // namespace
@@ -164,6 +176,7 @@ int main(int argc, char** argv) {
     }
   }
   const std::vector<twbench::Scenario> matrix = twbench::Matrix(flags);
+  RaiseFdLimitFor(matrix);
   auto by_name = twbench::RegisterChurnBenchmarks(matrix);
   // The bare-epoll baseline beside its engine row (docs/speed.md).
   by_name.merge(twbench::RegisterBaselineBenchmarks(matrix));

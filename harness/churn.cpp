@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <linux/sockios.h>
 #include <netinet/tcp.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <uv.h>
@@ -14,6 +15,7 @@
 #include <algorithm>
 #include <bitset>
 #include <cerrno>
+#include <chrono>
 #include <cstdlib>
 #include <memory>
 #include <thread>
@@ -32,6 +34,11 @@ constexpr std::uint64_t kSweepMs = 10;    // deadline check period
 constexpr std::uint64_t kDrainMs = 1000;  // server's wait for last EOFs
 // A restart's retries: 1 ms, doubling up to this, until restart_max_wait_s.
 constexpr std::uint64_t kRestartRetryMaxMs = 50;
+// Fds the server keeps in reserve to get out of libuv's accept EMFILE loop.
+constexpr std::size_t kSpareFds = 4;
+// The rebind's wait for the run's sockets to finish closing on the wire:
+// past a 200 ms RTO and a second one of 400 ms.
+constexpr std::uint64_t kRebindWaitMaxMs = 1000;
 
 std::uint64_t NowNs() { return uv_hrtime(); }
 std::uint64_t SecondsToNs(double s) {
@@ -66,6 +73,71 @@ std::string Blockers(std::uint16_t port) {
     out = std::string("census failed: ") + e.what();
   }
   return out;
+}
+
+// libuv 1.44's uv_loop_init leaks its epoll fd when a later step of it fails
+// (measured: one fd per EMFILE failure), so the fds it takes (epoll, the
+// signal pipe, the eventfd) are first checked free by taking and releasing
+// as many. Setup runs before the loop threads start: nothing races for them
+// but a sampler's census socket.
+constexpr int kLoopInitFds = 4;
+
+int InitLoop(uv_loop_t* loop) {
+  std::vector<UniqueFd> held;
+  for (int i = 0; i < kLoopInitFds; ++i) {
+    held.emplace_back(eventfd(0, EFD_CLOEXEC));
+    if (!held.back()) return -errno;
+  }
+  held.clear();
+  return uv_loop_init(loop);
+}
+
+// After a failed setup: closes every handle the loop has (none has a callback
+// that matters yet, and none is heap-allocated), runs the closes, closes the
+// loop.
+void AbandonLoop(uv_loop_t* loop, const char* which) {
+  uv_walk(
+      loop,
+      [](uv_handle_t* h, void*) {
+        if (!uv_is_closing(h)) uv_close(h, nullptr);
+      },
+      nullptr);
+  uv_run(loop, UV_RUN_DEFAULT);
+  CloseLoopOrDie(loop, which);
+}
+
+// Waits until no socket on the server's port is between close() and
+// TIME_WAIT/CLOSED (FIN_WAIT1/2, CLOSING, LAST_ACK, CLOSE_WAIT): the peer's
+// last ACK is often processed a few ms after the last close callback, and
+// now and then a close takes one minimum RTO (200 ms; measured waits up to
+// ~215 ms, in both closers' runs), likely a FIN or ACK that arrived out of
+// order across the two CPUs and waits for its retransmission. A bind()
+// meanwhile meets LAST_ACK instead of what the run left behind. Polls the
+// census every 1 ms, at most kRebindWaitMaxMs; *settled says whether it got
+// there (false also when the census fails, e.g. EMFILE). Returns ns waited.
+std::uint64_t AwaitClosedOnTheWire(std::uint16_t port, bool* settled) {
+  const std::uint64_t start = NowNs();
+  const std::uint64_t deadline = start + kRebindWaitMaxMs * 1000000;
+  *settled = false;
+  CensusQuery q;
+  q.states = kClosingStates;
+  q.local_port = port;
+  try {
+    CensusSocket census;
+    for (;;) {
+      TcpStateCounts c;
+      census.CountInto(q, &c);
+      if (c.total() == 0) {
+        *settled = true;
+        break;
+      }
+      if (NowNs() >= deadline) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  } catch (const std::exception& e) {
+    spdlog::debug("rebind wait: census failed: {}", e.what());
+  }
+  return NowNs() - start;
 }
 
 // Intrusive doubly-linked list: O(1) unlink of a connection from the middle.
@@ -111,20 +183,33 @@ class Server {
          std::optional<sockaddr_storage> address, LiveCounters* live)
       : s_(s), stats_(stats), address_(address), live_(live) {}
 
-  // Opens the loop and hands the harness-made listener to libuv.
-  int Init(UniqueFd listener) {
-    if (int rc = uv_loop_init(&loop_); rc != 0) return rc;
+  // Opens the loop and hands the harness-made listener to libuv. Fails when
+  // the process is out of fds (EMFILE: the loop's epoll fd and signal pipe,
+  // the async's eventfd), naming the call in *what; Abandon() then closes
+  // whatever was made.
+  int Init(UniqueFd listener, const char** what) {
+    *what = "uv_loop_init";
+    if (int rc = InitLoop(&loop_); rc != 0) return rc;
+    loop_ready_ = true;
     loop_.data = this;
-    uv_async_init(&loop_, &stop_async_, OnStopAsync);
+    *what = "uv_async_init";
+    if (int rc = uv_async_init(&loop_, &stop_async_, OnStopAsync); rc != 0) {
+      return rc;
+    }
     uv_timer_init(&loop_, &drain_);
     drain_.data = this;
     uv_timer_init(&loop_, &ack_poll_);
     ack_poll_.data = this;
     uv_timer_init(&loop_, &restart_timer_);
     restart_timer_.data = this;
+    uv_timer_init(&loop_, &resume_timer_);
+    resume_timer_.data = this;
+    // Not having them is no failure (see Accept).
+    TakeSpares();
     stop_async_.data = this;
     uv_tcp_init(&loop_, &listener_);
     listener_.data = this;
+    *what = "uv_tcp_open";
     if (int rc = uv_tcp_open(&listener_, listener.get()); rc != 0) return rc;
     listener.release();  // libuv owns the fd now
     // What the kernel has on the live socket, not what was asked for.
@@ -134,6 +219,7 @@ class Server {
       stats_->listener_reuseport = GetIntSockopt(fd, SOL_SOCKET, SO_REUSEPORT);
     }
     if (!s_.server_accepts) return 0;  // listen(2) done; nobody accepts
+    *what = "uv_listen";
     return uv_listen(reinterpret_cast<uv_stream_t*>(&listener_), s_.backlog,
                      OnConnection);
   }
@@ -149,6 +235,10 @@ class Server {
     uv_async_send(&stop_async_);
   }
   void CloseLoop() { CloseLoopOrDie(&loop_, "server"); }
+  // After a failed Init: closes every handle made so far, then the loop.
+  void Abandon() {
+    if (loop_ready_) AbandonLoop(&loop_, "server");
+  }
 
  private:
   static void OnConnection(uv_stream_t* listener, int status) {
@@ -157,9 +247,69 @@ class Server {
 
   void Accept(int status) {
     if (status < 0) {
-      stats_->errors.Add(Step::kAccept, status);  // EMFILE lands here
+      // Seldom EMFILE/ENFILE: libuv answers those itself (uv__emfile_trick,
+      // src/unix/stream.c) by closing its reserve fd, accepting and closing
+      // every pending connection, and calling back only when that fails too
+      // (no reserve fd, or the client thread took the freed fd). The dropped
+      // connections are counted where the client sees them end, and in
+      // ChurnStats::not_accepted.
+      stats_->errors.Add(Step::kAccept, status);
+      if (status != UV_EMFILE && status != UV_ENFILE) return;
+      // libuv retries accept() at once, in a loop that holds the whole
+      // server loop, until one succeeds: free the spare fds so the next one
+      // does (the client thread may take some first), and pause there
+      // (PauseAccepting) to let connections close.
+      if (!spares_.empty()) {
+        spares_.clear();
+        pause_next_ = true;
+      } else {
+        // None left: at least do not spin; libuv retries when this returns.
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      }
       return;
     }
+    if (pause_next_) {
+      PauseAccepting();
+      return;
+    }
+    AcceptOne();
+  }
+
+  // Leaves the accepted connection with libuv: without uv_accept in the
+  // callback libuv stops polling the listener, and the loop goes on closing
+  // connections. A 1 ms timer takes the spare fd back, then resumes.
+  void PauseAccepting() {
+    pause_next_ = false;
+    ++stats_->accept_pauses;
+    uv_timer_start(&resume_timer_, OnResumeAccepting, 1, 1);
+  }
+
+  static void OnResumeAccepting(uv_timer_t* t) {
+    auto* self = static_cast<Server*>(t->data);
+    if (!self->TakeSpares()) return;  // still out of fds: stay paused
+    uv_timer_stop(t);
+    self->AcceptOne();  // takes libuv's pending fd; polling resumes
+  }
+
+  // The listener is closing: libuv closes a pending accepted fd with it, so
+  // a pause has nothing left to resume (a restart's new listener has none).
+  void CancelPause() {
+    pause_next_ = false;
+    uv_timer_stop(&resume_timer_);
+    TakeSpares();
+  }
+
+  // Tops the spare fds up to kSpareFds; false when none could be taken.
+  bool TakeSpares() {
+    while (spares_.size() < kSpareFds) {
+      UniqueFd fd(eventfd(0, EFD_CLOEXEC));
+      if (!fd) break;
+      spares_.push_back(std::move(fd));
+    }
+    return !spares_.empty();
+  }
+
+  void AcceptOne() {
     auto* c = new ServerConn;
     c->server = this;
     uv_tcp_init(&loop_, &c->tcp);
@@ -351,6 +501,7 @@ class Server {
     switch (listener_state_) {
       case ListenerState::kOpen:
         listener_state_ = ListenerState::kClosing;
+        CancelPause();
         uv_close(reinterpret_cast<uv_handle_t*>(&listener_), OnListenerClosed);
         break;
       case ListenerState::kClosing:
@@ -407,6 +558,7 @@ class Server {
     retry_ms_ = 0;
     listener_state_ = ListenerState::kClosing;
     // libuv closes the fd here; the callback, later in this loop turn, binds.
+    CancelPause();
     uv_close(reinterpret_cast<uv_handle_t*>(&listener_), OnListenerClosed);
   }
 
@@ -517,17 +669,21 @@ class Server {
   }
 
   // "Restart the server at once": a fresh socket with the same options on the
-  // same address and port, right after the last socket of the old one closed.
+  // same address and port, right after the last socket of the old one closed
+  // and finished closing on the wire: the question is what TIME_WAIT does to
+  // a restart, not whether the peer's last ACK has been processed yet.
   void MaybeRebind() {
     if (!listener_closed_ || open_.size != 0 || rebind_done_) return;
     rebind_done_ = true;
     uv_close(reinterpret_cast<uv_handle_t*>(&drain_), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&ack_poll_), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&restart_timer_), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&resume_timer_), nullptr);
     if (!s_.rebind_after) return;
+    RebindResult& rb = stats_->rebind;
+    rb.wait_ns = AwaitClosedOnTheWire(stats_->server_port, &rb.wait_settled);
     // With the new socket's own SO_REUSEADDR (Scenario::new_reuseaddr).
     ListenerResult r = MakeListener(NewListenerOptions());  // closed with r
-    RebindResult& rb = stats_->rebind;
     rb.attempted = true;
     rb.bound = r.fd.valid();
     rb.error = r.error;
@@ -566,6 +722,11 @@ class Server {
   std::atomic<std::uint64_t> expected_accepts_{0};
   std::atomic<std::uint64_t> churn_end_ns_{0};
   bool rebind_done_ = false;
+  bool loop_ready_ = false;  // uv_loop_init succeeded
+  // Accept EMFILE (see Accept): fds kept free to break libuv's retry loop.
+  std::vector<UniqueFd> spares_;
+  bool pause_next_ = false;  // the spare was freed: pause at the next accept
+  uv_timer_t resume_timer_{};
   std::unique_ptr<char[]> scratch_ = std::make_unique<char[]>(kScratchSize);
 };
 
@@ -605,8 +766,10 @@ class Client {
     for (auto& slot : slots_) slot.client = this;
   }
 
-  int Init() {
-    if (int rc = uv_loop_init(&loop_); rc != 0) return rc;
+  // Fails when the process is out of fds (EMFILE), naming the call.
+  int Init(const char** what) {
+    *what = "uv_loop_init";
+    if (int rc = InitLoop(&loop_); rc != 0) return rc;
     uv_timer_init(&loop_, &sweep_);
     sweep_.data = this;
     return 0;
@@ -942,6 +1105,13 @@ void EnterOrDie(const NetNamespace* ns, const char* which) {
   }
 }
 
+void SetupFailed(ChurnStats* stats, const char* which, const char* what,
+                 int rc) {
+  stats->errors.Add(Step::kSetup, rc);
+  stats->fatal =
+      std::string(which) + " loop setup: " + what + ": " + uv_err_name(rc);
+}
+
 }  // namespace
 
 ChurnStats RunChurn(const Scenario& s, const std::atomic<bool>* stop,
@@ -985,14 +1155,18 @@ ChurnStats RunChurn(const Scenario& s, const std::atomic<bool>* stop,
   const sockaddr_storage client_address =
       placement.client_address.value_or(LoopbackAddress(s.family, 0));
   Client client(s, &client_stats, server_address, client_address, stop, live);
-  if (int rc = server.Init(std::move(l.fd)); rc != 0) {
-    // Broken setup after a good listener: nothing sensible can be measured.
-    spdlog::critical("server loop setup failed: {}", uv_err_name(rc));
-    std::abort();
+  // A loop that cannot be set up (out of fds) ends the run before it
+  // starts: fatal, counted by errno name, every handle closed.
+  const char* what = "";
+  if (int rc = server.Init(std::move(l.fd), &what); rc != 0) {
+    server.Abandon();
+    SetupFailed(&stats, "server", what, rc);
+    return stats;
   }
-  if (int rc = client.Init(); rc != 0) {
-    spdlog::critical("client loop setup failed: {}", uv_err_name(rc));
-    std::abort();
+  if (int rc = client.Init(&what); rc != 0) {
+    server.Abandon();
+    SetupFailed(&stats, "client", what, rc);
+    return stats;
   }
   std::thread server_thread([&server, &placement] {
     EnterOrDie(placement.server, "server");
@@ -1023,6 +1197,9 @@ ChurnStats RunChurn(const Scenario& s, const std::atomic<bool>* stop,
   stats.first_connect_failure_s = client_stats.first_connect_failure_s;
   stats.completed_before_failure = client_stats.completed_before_failure;
   stats.client_reuseaddr = client_stats.client_reuseaddr;
+  const std::uint64_t accounted = stats.accepted + stats.accept_queue_lost;
+  stats.not_accepted =
+      stats.connected > accounted ? stats.connected - accounted : 0;
   return stats;
 }
 

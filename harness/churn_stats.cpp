@@ -22,6 +22,8 @@ const char* ToString(Step step) {
       return "bind";
     case Step::kListen:
       return "listen";
+    case Step::kSetup:
+      return "setup";
   }
   return "?";
 }

@@ -214,7 +214,9 @@ const std::vector<std::string>& CounterColumns() {
                                                    "restart_downtime_max_ms",
                                                    "server_down_ms",
                                                    "accept_queue_lost",
-                                                   "time_wait_at_start"};
+                                                   "time_wait_at_start",
+                                                   "rebind_wait_ms",
+                                                   "not_accepted"};
   return columns;
 }
 

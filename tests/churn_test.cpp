@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <uv.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <functional>
@@ -60,6 +61,7 @@ void ExpectAllCompleted(const ChurnStats& st, std::uint64_t n) {
   EXPECT_EQ(st.attempted, n);
   EXPECT_EQ(st.completed, n);
   EXPECT_EQ(st.accepted, n);
+  EXPECT_EQ(st.not_accepted, 0u);
   EXPECT_EQ(st.latency.count(), n);
   EXPECT_EQ(st.unfinished, 0u);
   EXPECT_FALSE(st.hit_time_limit);
@@ -183,18 +185,44 @@ TEST(ChurnTest, RebindAfterServerCloseSucceedsWithReuseaddr) {
   });
 }
 
-// After a client-side close no TIME_WAIT holds the server's port; a rebind
-// "at once" can still meet a server end in LAST_ACK whose last ACK is in
-// flight, and then says so.
+// After a client-side close no TIME_WAIT holds the server's port: once the
+// server ends' last ACKs are processed (the rebind waits for that, bounded),
+// a rebind without SO_REUSEADDR is bound, every time.
 TEST(ChurnTest, RebindAfterClientCloseIsBlockedByNoTimeWait) {
   Isolated([] {
     ChurnStats st = RunChurn(Small(Closer::kClient, false, 100));
     ExpectAllCompleted(st, 100);
-    if (!st.rebind.bound) {
-      EXPECT_EQ(st.rebind.error, UV_EADDRINUSE);
-      EXPECT_EQ(st.rebind.blockers.find("TIME_WAIT"), std::string::npos)
-          << st.rebind.blockers;
+    ASSERT_TRUE(st.rebind.attempted);
+    EXPECT_TRUE(st.rebind.bound)
+        << uv_err_name(st.rebind.error) << "(" << st.rebind.blockers << ")";
+    EXPECT_TRUE(st.rebind.wait_settled);
+    EXPECT_LT(st.rebind.wait_ns, 1'000'000'000u + 50'000'000u);
+    EXPECT_EQ(st.errors.Total(), 0u) << st.errors.Summary();
+  });
+}
+
+// The flip the wait removes: without it 17 of 128 stored rows of closer=client
+// failed with EADDRINUSE(LAST_ACK=n). 30 runs each way: client close always
+// bound, server close always blocked by its TIME_WAIT.
+TEST(ChurnTest, RebindWithoutReuseaddrIsTheSameEveryRun) {
+  Isolated([] {
+    std::uint64_t longest_wait_ns = 0;
+    for (int run = 0; run < 30; ++run) {
+      SCOPED_TRACE("run " + std::to_string(run));
+      ChurnStats client = RunChurn(Small(Closer::kClient, false, 100));
+      EXPECT_TRUE(client.rebind.bound)
+          << ToString(client.rebind.failed_step) << " "
+          << uv_err_name(client.rebind.error) << "(" << client.rebind.blockers
+          << ") after waiting " << client.rebind.wait_ns << " ns";
+      ChurnStats server = RunChurn(Small(Closer::kServer, false, 100));
+      EXPECT_FALSE(server.rebind.bound);
+      EXPECT_EQ(server.rebind.error, UV_EADDRINUSE);
+      EXPECT_NE(server.rebind.blockers.find("TIME_WAIT="), std::string::npos)
+          << server.rebind.blockers;
+      longest_wait_ns = std::max(
+          {longest_wait_ns, client.rebind.wait_ns, server.rebind.wait_ns});
     }
+    std::cerr << "longest rebind wait: " << longest_wait_ns / 1000 << " us\n";
   });
 }
 
@@ -250,6 +278,10 @@ TEST(ChurnTest, ListenerThatNeverAcceptsDoesNotHangTheRun) {
   EXPECT_EQ(st.completed, 0u);
   EXPECT_EQ(st.accepted, 0u);
   EXPECT_EQ(st.attempted, 40u);
+  // The kernel completed every handshake (the backlog holds them all); the
+  // server accepted none.
+  EXPECT_EQ(st.connected, 40u);
+  EXPECT_EQ(st.not_accepted, 40u);
   // Each connection waits for the server's FIN until its deadline.
   EXPECT_EQ(st.errors.ByName("ETIMEDOUT"), 40u) << st.errors.Summary();
   // 10 rounds of 4 connections, 0.2 s each, plus the 10 ms sweep.

@@ -42,6 +42,7 @@ constexpr const char* kHeader =
     "restarts,restarts_failed,bind_fail_per_s,restart_downtime_p50_ms,"
     "restart_downtime_max_ms,server_down_ms,accept_queue_lost,"
     "time_wait_at_start,"
+    "rebind_wait_ms,not_accepted,"
     "real_time_s,"
     "kernel,libuv_version,git_commit,host,utc,isolated,port_range";
 
@@ -141,7 +142,7 @@ TEST(CsvColumnsTest, HeaderOrderIsFixed) {
     joined += (joined.empty() ? "" : ",") + column;
   }
   EXPECT_EQ(joined, kHeader);
-  EXPECT_EQ(CounterColumns().size(), 60u);
+  EXPECT_EQ(CounterColumns().size(), 62u);
 }
 
 TEST(CsvFieldTest, QuotesOnlyWhenNeeded) {

@@ -28,8 +28,10 @@ struct Placement {
 };
 
 // Runs the scenario to its budget and returns what it measured. Failures of
-// single connections are counted in the stats; a run that cannot go on
-// (listener setup failed) returns with `fatal` set. `stop`, when given and set
+// single connections are counted in the stats, EMFILE too; a run that cannot
+// go on (listener or loop setup failed, e.g. out of fds) returns with `fatal`
+// set. The caller raises RLIMIT_NOFILE beforehand (fd_limit.h): both ends'
+// sockets are this process's. `stop`, when given and set
 // by another thread (e.g. on SIGINT), ends the run early like its time limit.
 // Every handle is closed and both loops close cleanly before it returns.
 // `live`, when given, receives running counts a sampler may read meanwhile.

@@ -12,8 +12,9 @@
 namespace twbench {
 
 // The step of a connection's life at which a failure happened.
-enum class Step { kConnect, kAccept, kRead, kWrite, kBind, kListen };
-inline constexpr int kStepCount = 6;
+// kSetup: a loop's own setup (uv_loop_init, uv_async_init), e.g. EMFILE.
+enum class Step { kConnect, kAccept, kRead, kWrite, kBind, kListen, kSetup };
+inline constexpr int kStepCount = 7;
 const char* ToString(Step step);
 
 // Failures counted by step and by errno name ("EADDRINUSE", "ETIMEDOUT", ...).
@@ -72,6 +73,13 @@ struct RebindResult {
   int error = 0;  // libuv error code of the failure, 0 when bound
   // On failure: the sockets on the port by state, e.g. "TIME_WAIT=500".
   std::string blockers;
+  // Before the bind: how long the server waited for the run's sockets on its
+  // port to finish closing on the wire (none left in FIN_WAIT1/2, CLOSING,
+  // LAST_ACK, CLOSE_WAIT; TIME_WAIT stays), at most 1 s, census polled
+  // every 1 ms; wait_settled false when the bound struck or the census
+  // failed.
+  std::uint64_t wait_ns = 0;
+  bool wait_settled = false;
 };
 
 struct ChurnStats {
@@ -117,11 +125,23 @@ struct ChurnStats {
   std::uint64_t accept_queue_lost = 0;
   // SO_REUSEADDR read back from the last listener a restart made (-1: none).
   int restart_reuseaddr = -1;
+  // Times the server paused accepting for lack of fds (accept EMFILE that
+  // libuv did not answer itself): it freed a spare fd, took one connection
+  // and waited until an fd was free again (polled every 1 ms).
+  std::uint64_t accept_pauses = 0;
+  // Connections the client saw established that the server never accepted,
+  // restarts' lost accept queues aside: connected - accepted -
+  // accept_queue_lost, floored at 0. Out of fds, libuv accepts and closes
+  // pending connections itself (uv__emfile_trick) without telling the
+  // server; with closer=client and no payload the client cannot tell either.
+  std::uint64_t not_accepted = 0;
   // The end-of-run drain hit its 1 s bound with the listener still open,
   // waiting for accepts that did not come.
   bool drain_waited_for_accepts = false;
 
-  // Non-empty when the run could not go on (e.g. the listener setup failed).
+  // Non-empty when the run could not go on (e.g. the listener setup failed,
+  // or a loop's setup ran out of file descriptors: "server loop setup:
+  // uv_loop_init: EMFILE", also counted in `errors` at Step::kSetup).
   std::string fatal;
 
   // Client port binding and port exhaustion. A client bind() failure is

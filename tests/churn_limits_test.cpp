@@ -1,0 +1,217 @@
+// The churn engine at its limits, against the real kernel: the most
+// connections in flight the settings allow, and a process out of file
+// descriptors (RLIMIT_NOFILE lowered for the test, restored after).
+#include <dirent.h>
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/resource.h>
+
+#include <cerrno>
+#include <chrono>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+
+#include "twbench/churn.h"
+#include "twbench/fd_limit.h"
+#include "twbench/netns.h"
+
+namespace twbench {
+namespace {
+
+// Runs `body` in a fresh network namespace, or skips with the reason.
+void Isolated(const std::function<void()>& body) {
+  std::optional<std::string> why = RunInFreshNetns(body);
+  if (why) GTEST_SKIP() << "needs a network namespace: " << *why;
+}
+
+// The fds this process has open now (gtest's, libuv's global signal pipe...).
+std::uint64_t OpenFdCount() {
+  DIR* dir = opendir("/proc/self/fd");
+  if (dir == nullptr) return 0;
+  std::uint64_t n = 0;
+  while (const dirent* e = readdir(dir)) {
+    if (e->d_name[0] != '.') ++n;
+  }
+  closedir(dir);
+  return n - 1;  // the directory's own fd
+}
+
+// The soft limit that leaves exactly `room` fd numbers free below it: a new
+// fd takes the lowest free number, which must be below the limit, so holes
+// below the highest open fd count as room too.
+std::uint64_t LimitLeavingRoom(int room) {
+  int fd = 0;
+  for (int free = 0;; ++fd) {
+    if (fcntl(fd, F_GETFD) == -1 && errno == EBADF && free++ == room) break;
+  }
+  return static_cast<std::uint64_t>(fd);
+}
+
+// Sets the soft RLIMIT_NOFILE for its scope and puts the old one back (the
+// hard limit is left alone, so restoring needs no privilege).
+class SoftFdLimit {
+ public:
+  explicit SoftFdLimit(std::uint64_t soft) {
+    getrlimit(RLIMIT_NOFILE, &saved_);
+    rlimit r = saved_;
+    r.rlim_cur = static_cast<rlim_t>(soft);
+    ok_ = setrlimit(RLIMIT_NOFILE, &r) == 0;
+  }
+  SoftFdLimit(const SoftFdLimit&) = delete;
+  SoftFdLimit& operator=(const SoftFdLimit&) = delete;
+  ~SoftFdLimit() { setrlimit(RLIMIT_NOFILE, &saved_); }
+  bool ok() const { return ok_; }
+
+ private:
+  rlimit saved_{};
+  bool ok_ = false;
+};
+
+double SecondsSince(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
+      .count();
+}
+
+ChurnStats RunConcurrency10000(Closer closer) {
+  Scenario s;
+  s.closer = closer;
+  s.reuseaddr = true;  // the rebind after the run is bound either way
+  s.concurrency = kMaxConcurrency;
+  s.connections = 20000;
+  s.time_limit_s = 20;
+  const auto t0 = std::chrono::steady_clock::now();
+  ChurnStats st = RunChurn(s);
+  const double took = SecondsSince(t0);
+  // Returning at all means uv_loop_close gave 0 on both loops.
+  EXPECT_TRUE(st.fatal.empty()) << st.fatal;
+  EXPECT_EQ(st.attempted, 20000u);
+  EXPECT_EQ(st.completed, 20000u);
+  EXPECT_EQ(st.connected, 20000u);
+  EXPECT_EQ(st.accepted, 20000u);  // none dropped by libuv's EMFILE answer
+  EXPECT_EQ(st.not_accepted, 0u);
+  EXPECT_EQ(st.unfinished, 0u);
+  EXPECT_FALSE(st.hit_time_limit);
+  EXPECT_EQ(st.errors.Total(), 0u) << st.errors.Summary();
+  EXPECT_TRUE(st.rebind.bound) << st.rebind.blockers;
+  EXPECT_LT(took, 15.0);
+  std::cerr << SettingsName(s) << ": " << took << " s\n";
+  return st;
+}
+
+// 10,000 in flight, closer=server: the client holds 10,000 sockets, the
+// server closes each at once after accept(), so ~10,000 fds and some.
+TEST(ChurnLimitsTest, Concurrency10000ServerCloseCompletesEveryConnection) {
+  const FdLimitChange limit = RaiseFdLimitForConcurrency(kMaxConcurrency);
+  if (limit.soft < FdsNeededForConcurrency(kMaxConcurrency / 2)) {
+    GTEST_SKIP() << Describe(limit);
+  }
+  Isolated([] { RunConcurrency10000(Closer::kServer); });
+}
+
+// closer=client: the server holds up to 10,000 accepted sockets awaiting EOF
+// while the client holds 10,000 of its own, all in this one process. With a
+// hard limit of exactly 20,000 and no CAP_SYS_RESOURCE this runs short
+// (measured: EMFILE in 2 of 3 runs), so it needs the full limit.
+TEST(ChurnLimitsTest, Concurrency10000ClientCloseCompletesEveryConnection) {
+  const FdLimitChange limit = RaiseFdLimitForConcurrency(kMaxConcurrency);
+  if (!limit.enough()) GTEST_SKIP() << Describe(limit);
+  Isolated([] { RunConcurrency10000(Closer::kClient); });
+}
+
+// Room for ~20 connections at most for 200 slots: sockets fail with EMFILE
+// on both ends (the client's socket(), the server's accept()), the failures
+// are counted and the run goes on to its budget.
+TEST(ChurnLimitsTest, OutOfFdsIsCountedAsEmfileAndTheRunEndsByItself) {
+  Isolated([] {
+    Scenario s;
+    s.closer = Closer::kServer;
+    s.reuseaddr = true;
+    s.payload = 64;  // a connection dropped by the server ends in an error
+    s.concurrency = 200;
+    s.connections = 2000;
+    s.time_limit_s = 10;
+    s.connection_timeout_s = 2;
+    ChurnStats warm = RunChurn(s);  // libuv's once-per-process fds
+    ASSERT_TRUE(warm.fatal.empty()) << warm.fatal;
+    const std::uint64_t open_before = OpenFdCount();
+    ChurnStats st;
+    const auto t0 = std::chrono::steady_clock::now();
+    {
+      SoftFdLimit limit(LimitLeavingRoom(40));
+      ASSERT_TRUE(limit.ok());
+      st = RunChurn(s);
+    }
+    const double took = SecondsSince(t0);
+    EXPECT_TRUE(st.fatal.empty()) << st.fatal;
+    EXPECT_GT(st.errors.ByName("EMFILE"), 0u) << st.errors.Summary();
+    EXPECT_GT(st.completed, 0u);
+    // Failed accept(2) calls, not a spin: libuv retries a failed accept at
+    // once; the server breaks out with its spare fds, or retries 1 ms apart.
+    EXPECT_LE(st.errors.At(Step::kAccept, "EMFILE"), 10'000u);
+    EXPECT_EQ(st.attempted, 2000u);  // the budget, not the time limit, ended it
+    EXPECT_FALSE(st.hit_time_limit);
+    EXPECT_LT(took, 10.0);
+    EXPECT_EQ(OpenFdCount(), open_before);  // every socket closed again
+    RecordProperty("emfile", std::to_string(st.errors.ByName("EMFILE")));
+    std::cerr << "out of fds: " << took << " s, pauses " << st.accept_pauses
+              << ", completed " << st.completed << ", " << st.errors.Summary()
+              << "\n";
+  });
+}
+
+// Fewer fds than the loops need: with none left the listener's socket()
+// fails, with a few the server's or the client's loop setup does. Each is a
+// fatal error naming EMFILE and the step; nothing aborts and no fd is left
+// behind. With enough for both loops the run itself counts EMFILE.
+TEST(ChurnLimitsTest, NoRoomForTheLoopsIsAFatalErrorNotAnAbort) {
+  Isolated([] {
+    Scenario s;
+    s.concurrency = 8;
+    s.connections = 50;
+    s.time_limit_s = 5;
+    s.connection_timeout_s = 1;
+    s.reuseaddr = true;
+    ChurnStats warm = RunChurn(s);  // libuv's once-per-process fds
+    ASSERT_TRUE(warm.fatal.empty()) << warm.fatal;
+    const std::uint64_t open_before = OpenFdCount();
+    std::map<std::string, int> fatals;
+    bool ran = false;
+    for (int room = 0; room <= 20 && !ran; ++room) {
+      SCOPED_TRACE("fds free: " + std::to_string(room));
+      ChurnStats st;
+      {
+        SoftFdLimit limit(LimitLeavingRoom(room));
+        ASSERT_TRUE(limit.ok());
+        st = RunChurn(s);
+      }
+      EXPECT_EQ(OpenFdCount(), open_before);
+      if (st.fatal.empty()) {
+        ran = true;
+        EXPECT_EQ(st.attempted, 50u);
+        EXPECT_GT(st.errors.ByName("EMFILE"), 0u) << st.errors.Summary();
+        break;
+      }
+      ++fatals[st.fatal];
+      EXPECT_EQ(st.errors.ByName("EMFILE"), 1u) << st.errors.Summary();
+      EXPECT_EQ(st.attempted, 0u);
+      if (room == 0) {
+        EXPECT_EQ(st.fatal, "bind listener: EMFILE");
+        EXPECT_EQ(st.errors.At(Step::kBind, "EMFILE"), 1u);
+      } else {
+        EXPECT_EQ(st.errors.At(Step::kSetup, "EMFILE"), 1u);
+      }
+    }
+    EXPECT_TRUE(ran);
+    EXPECT_EQ(fatals["bind listener: EMFILE"], 1);
+    // uv_loop_init takes 4 fds: the epoll fd, the signal pipe, the eventfd.
+    EXPECT_EQ(fatals["server loop setup: uv_loop_init: EMFILE"], 4);
+    EXPECT_GT(fatals["client loop setup: uv_loop_init: EMFILE"], 0);
+    for (const auto& [fatal, n] : fatals)
+      std::cerr << n << "x " << fatal << "\n";
+  });
+}
+
+}  // namespace
+}  // namespace twbench
