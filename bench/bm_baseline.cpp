@@ -2,10 +2,10 @@
 
 #include <benchmark/benchmark.h>
 
-#include <cctype>
 #include <exception>
 
 #include "bm_churn.h"
+#include "run_counters.h"
 #include "spdlog/spdlog.h"
 #include "twbench/baseline_churn.h"
 #include "twbench/netns.h"
@@ -54,41 +54,11 @@ Measured Measure(const BaselineSettings& b) {
   return m;
 }
 
-double Us(std::uint64_t ns) { return static_cast<double>(ns) / 1e3; }
-
 // The same counter names as BM_Churn's, for what the baseline measures;
 // the census and kernel counters it does not take stay empty in the CSV.
 void SetCounters(benchmark::State& state, const Measured& m) {
-  const ChurnStats& st = m.stats;
-  const ErrorCounts& e = st.errors;
-  const double done = static_cast<double>(st.completed);
-  auto& c = state.counters;
-  c["connections"] = done;
-  c["attempted"] = static_cast<double>(st.attempted);
-  c["accepted"] = static_cast<double>(st.accepted);
-  c["connected"] = static_cast<double>(st.connected);
-  c["seconds"] = st.seconds;
-  c["conn_per_s"] = st.seconds > 0 ? done / st.seconds : 0;
-  // Its listener's bind()/listen() failing is fatal (no row): always 0.
-  c["bind_failures"] =
-      static_cast<double>(e.AtStep(Step::kBind) + e.AtStep(Step::kListen));
-  for (const char* name : {"EADDRINUSE", "EADDRNOTAVAIL", "ECONNREFUSED",
-                           "ECONNRESET", "ETIMEDOUT", "EMFILE"}) {
-    std::string key(name);
-    for (char& ch : key) ch = static_cast<char>(std::tolower(ch));
-    c[key] = static_cast<double>(e.ByName(name));
-  }
-  c["connect_errors"] = static_cast<double>(e.AtStep(Step::kConnect));
-  c["accept_errors"] = static_cast<double>(e.AtStep(Step::kAccept));
-  c["read_errors"] = static_cast<double>(e.AtStep(Step::kRead));
-  c["errors_total"] = static_cast<double>(e.Total());
-  c["unfinished"] = static_cast<double>(st.unfinished);
-  c["lat_p50_us"] = Us(st.latency.Percentile(0.50));
-  c["lat_p90_us"] = Us(st.latency.Percentile(0.90));
-  c["lat_p99_us"] = Us(st.latency.Percentile(0.99));
-  c["lat_max_us"] = Us(st.latency.max_ns());
-  c["server_port"] = st.server_port;
-  c["isolated"] = m.isolated ? 1 : 0;
+  SetRunCounters(state.counters, m.stats);
+  state.counters["isolated"] = m.isolated ? 1 : 0;
 }
 
 void BM_Baseline(benchmark::State& state, const BaselineSettings& b) {

@@ -6,6 +6,7 @@
 #include <exception>
 #include <limits>
 
+#include "run_counters.h"
 #include "spdlog/spdlog.h"
 #include "twbench/churn.h"
 #include "twbench/kernel_counters.h"
@@ -262,7 +263,6 @@ Measured Measure(const Scenario& s) {
   return m;
 }
 
-double Us(std::uint64_t ns) { return static_cast<double>(ns) / 1e3; }
 double Ms(std::uint64_t ns) { return static_cast<double>(ns) / 1e6; }
 
 // Listener restarts (Scenario::restart_every). bind_failures (every failed
@@ -313,40 +313,14 @@ void SetCounters(benchmark::State& state, const Measured& m) {
   const Census& census = m.census;
   const double done = static_cast<double>(st.completed);
   const double tw = static_cast<double>(census.server + census.client);
-  const ErrorCounts& e = st.errors;
   auto& c = state.counters;
-  c["connections"] = done;
-  c["attempted"] = static_cast<double>(st.attempted);
-  c["accepted"] = static_cast<double>(st.accepted);
-  c["seconds"] = st.seconds;
-  c["conn_per_s"] = st.seconds > 0 ? done / st.seconds : 0;
+  SetRunCounters(c, st);
   c["time_wait"] = tw;
   c["time_wait_server"] = static_cast<double>(census.server);
   c["time_wait_client"] = static_cast<double>(census.client);
   c["time_wait_per_conn"] = done > 0 ? tw / done : 0;
   c["rebind_ok"] = st.rebind.bound ? 1 : 0;
-  c["bind_failures"] =
-      static_cast<double>(e.AtStep(Step::kBind) + e.AtStep(Step::kListen));
-  for (const char* name : {"EADDRINUSE", "EADDRNOTAVAIL", "ECONNREFUSED",
-                           "ECONNRESET", "ETIMEDOUT", "EMFILE"}) {
-    std::string key(name);
-    for (char& ch : key) ch = static_cast<char>(std::tolower(ch));
-    c[key] = static_cast<double>(e.ByName(name));
-  }
-  c["connect_errors"] = static_cast<double>(e.AtStep(Step::kConnect));
-  c["accept_errors"] = static_cast<double>(e.AtStep(Step::kAccept));
-  c["read_errors"] = static_cast<double>(e.AtStep(Step::kRead));
-  c["write_errors"] = static_cast<double>(e.AtStep(Step::kWrite));
-  c["errors_total"] = static_cast<double>(e.Total());
-  c["resets"] = static_cast<double>(st.resets);
-  c["unfinished"] = static_cast<double>(st.unfinished);
-  c["lat_p50_us"] = Us(st.latency.Percentile(0.50));
-  c["lat_p90_us"] = Us(st.latency.Percentile(0.90));
-  c["lat_p99_us"] = Us(st.latency.Percentile(0.99));
-  c["lat_max_us"] = Us(st.latency.max_ns());
-  c["server_port"] = st.server_port;
   c["client_ports"] = static_cast<double>(st.client_ports_distinct);
-  c["connected"] = static_cast<double>(st.connected);
   c["server_forced_closes"] = static_cast<double>(st.server_forced_closes);
   c["census_settled"] = census.settled ? 1 : 0;
   c["isolated"] = m.isolated ? 1 : 0;

@@ -1,0 +1,46 @@
+#include "run_counters.h"
+
+#include <cctype>
+#include <string>
+
+namespace twbench {
+namespace {
+
+double Us(std::uint64_t ns) { return static_cast<double>(ns) / 1e3; }
+
+}  // namespace
+
+void SetRunCounters(benchmark::UserCounters& c, const ChurnStats& st) {
+  const ErrorCounts& e = st.errors;
+  const double done = static_cast<double>(st.completed);
+  c["connections"] = done;
+  c["attempted"] = static_cast<double>(st.attempted);
+  c["accepted"] = static_cast<double>(st.accepted);
+  c["connected"] = static_cast<double>(st.connected);
+  c["seconds"] = st.seconds;
+  c["conn_per_s"] = st.seconds > 0 ? done / st.seconds : 0;
+  // Every failed bind()/listen(): a listener's (restarts, the rebind) and
+  // the client's own binds.
+  c["bind_failures"] =
+      static_cast<double>(e.AtStep(Step::kBind) + e.AtStep(Step::kListen));
+  for (const char* name : {"EADDRINUSE", "EADDRNOTAVAIL", "ECONNREFUSED",
+                           "ECONNRESET", "ETIMEDOUT", "EMFILE"}) {
+    std::string key(name);
+    for (char& ch : key) ch = static_cast<char>(std::tolower(ch));
+    c[key] = static_cast<double>(e.ByName(name));
+  }
+  c["connect_errors"] = static_cast<double>(e.AtStep(Step::kConnect));
+  c["accept_errors"] = static_cast<double>(e.AtStep(Step::kAccept));
+  c["read_errors"] = static_cast<double>(e.AtStep(Step::kRead));
+  c["write_errors"] = static_cast<double>(e.AtStep(Step::kWrite));
+  c["errors_total"] = static_cast<double>(e.Total());
+  c["resets"] = static_cast<double>(st.resets);
+  c["unfinished"] = static_cast<double>(st.unfinished);
+  c["lat_p50_us"] = Us(st.latency.Percentile(0.50));
+  c["lat_p90_us"] = Us(st.latency.Percentile(0.90));
+  c["lat_p99_us"] = Us(st.latency.Percentile(0.99));
+  c["lat_max_us"] = Us(st.latency.max_ns());
+  c["server_port"] = st.server_port;
+}
+
+}  // namespace twbench
