@@ -307,9 +307,7 @@ ChurnStats RunBaselineChurn(const BaselineSettings& b,
   options.backlog = b.backlog;
   ListenerResult l = MakeListener(options);  // non-blocking, port 0
   if (!l.fd) {
-    stats.errors.Add(l.failed_step, l.error);
-    stats.fatal = std::string(ToString(l.failed_step)) +
-                  " listener: " + uv_err_name(l.error);
+    RecordListenerFailure(l, &stats);
     return stats;
   }
   stats.server_port = l.port;

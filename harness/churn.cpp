@@ -1140,9 +1140,7 @@ ChurnStats RunChurn(const Scenario& s, const std::atomic<bool>* stop,
     l = MakeListener(options);
   }).join();
   if (!l.fd) {
-    stats.errors.Add(l.failed_step, l.error);
-    stats.fatal = std::string(ToString(l.failed_step)) +
-                  " listener: " + uv_err_name(l.error);
+    RecordListenerFailure(l, &stats);
     return stats;
   }
   stats.server_port = l.port;

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <sys/socket.h>
+#include <uv.h>
 
 #include <cerrno>
 #include <cstring>
@@ -114,6 +115,12 @@ ListenerResult MakeListener(const ListenerOptions& options) {
   r.port = BoundPort(fd.get());
   r.fd = std::move(fd);
   return r;
+}
+
+void RecordListenerFailure(const ListenerResult& result, ChurnStats* stats) {
+  stats->errors.Add(result.failed_step, result.error);
+  stats->fatal = std::string(ToString(result.failed_step)) +
+                 " listener: " + uv_err_name(result.error);
 }
 
 }  // namespace twbench

@@ -47,6 +47,11 @@ void SetPort(sockaddr_storage& address, std::uint16_t port);
 // errno of the failing call is in `error`.
 ListenerResult MakeListener(const ListenerOptions& options);
 
+// A listener that could not be made ends its run before it starts: counts
+// the failure by step and errno name in stats->errors and sets stats->fatal
+// ("bind listener: EADDRINUSE").
+void RecordListenerFailure(const ListenerResult& result, ChurnStats* stats);
+
 // Reads an int socket option back from a live socket (-1 with errno set when
 // getsockopt fails).
 int GetIntSockopt(int fd, int level, int name);
