@@ -234,9 +234,8 @@ Measured Measure(const Scenario& s) {
   Measured m;
   if (s.topology == Topology::kVeth) {
     if (!g_isolate) {
-      m.error =
-          "topology veth needs network namespaces, and this run has "
-          "none (--isolate=off or no privilege)";
+      m.error = std::string("not run: topology veth needs network ") +
+                "namespaces; " + kNeedsNamespaceError;
     } else {
       MeasureVeth(s, m);
     }
@@ -244,9 +243,8 @@ Measured Measure(const Scenario& s) {
   }
   if (!g_isolate && AnyKnobSet(s.knobs)) {
     // Writing them in the host namespace would change the host for good.
-    m.error =
-        "kernel knobs are set per run in a network namespace of its "
-        "own; this run has none (--isolate=off or no privilege)";
+    m.error = std::string("not run: kernel knobs are set per run in a ") +
+              "network namespace of its own; " + kNeedsNamespaceError;
     return m;
   }
   if (g_isolate) {

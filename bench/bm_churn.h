@@ -26,6 +26,12 @@ extern bool g_isolate;
 extern TimeseriesWriter* g_timeseries;
 extern int g_sample_interval_ms;
 
+// Ends the error message of a run that needs a network namespace of its own
+// (kernel knobs, veth) and has none: not a failure of the run, a setting
+// this process cannot give it (main's exit status leaves these out).
+inline constexpr char kNeedsNamespaceError[] =
+    "this run has none (--isolate=off or no privilege)";
+
 // Registers BM_Churn/<settings> for each scenario (one iteration each, real
 // time) and returns the scenarios by registered name, for the CSV columns.
 std::map<std::string, Scenario> RegisterChurnBenchmarks(

@@ -339,7 +339,12 @@ bool TeeCsvReporter::ReportContext(const Context& context) {
 
 void TeeCsvReporter::ReportRuns(const std::vector<Run>& runs) {
   display_->ReportRuns(runs);
-  for (const Run& run : runs) csv_->WriteRow(run);
+  for (const Run& run : runs) {
+    csv_->WriteRow(run);
+    if (run.error_occurred && run.run_type == Run::RT_Iteration) {
+      errors_.push_back(run.error_message);
+    }
+  }
 }
 
 void TeeCsvReporter::Finalize() { display_->Finalize(); }

@@ -127,8 +127,22 @@ test_isolate_off_keeps_host() {
     test "$(<"$sys/ip_local_port_range")" = "$before_range"
 }
 
+# A value the kernel refuses fails its run: the row says why, and the exit
+# status is 1 once every row is written.
+test_refused_knob() {
+  expect_status "refused knob: exit 1" 1 "$bin" --port_range=100-200 \
+    --closer=rst --reuseaddr=0 --concurrency=1 --payload=0 \
+    --connections=10 --isolate=on --csv="$TMP/refused.csv"
+  expect_grep "refused knob: says which run and why" \
+    "1 run ended in an error.*ip_local_port_range=100-200: Invalid argument" \
+    "$TMP/err"
+  expect_grep "refused knob: the row carries the error" \
+    "ip_local_port_range=100-200: Invalid argument" "$TMP/refused.csv"
+}
+
 test_max_tw_buckets
 test_veth_tw_reuse
 test_isolate_off_keeps_host
+test_refused_knob
 
 check_summary

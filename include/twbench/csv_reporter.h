@@ -72,10 +72,13 @@ class TeeCsvReporter : public benchmark::BenchmarkReporter {
   bool ReportContext(const Context& context) override;
   void ReportRuns(const std::vector<Run>& runs) override;
   void Finalize() override;
+  // The error message of every run that ended in an error, in run order.
+  const std::vector<std::string>& errors() const { return errors_; }
 
  private:
   benchmark::BenchmarkReporter* display_;
   CsvWriter* csv_;
+  std::vector<std::string> errors_;
   bool header_written_ = false;
 };
 
