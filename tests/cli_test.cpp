@@ -51,12 +51,39 @@ TEST(CliTest, FilterMatchingNothingIsAnError) {
 TEST(CliTest, HelpListsEverySettingAndExitsZero) {
   Outcome o = RunTwbench("--help");
   EXPECT_EQ(o.status, 0) << o.output;
-  for (const char* flag :
-       {"--reuseaddr", "--reuseport", "--closer", "--concurrency", "--payload",
-        "--family", "--connections", "--time_limit", "--connection_timeout",
-        "--backlog", "--csv", "--log_level", "--benchmark_filter",
-        "--benchmark_repetitions"}) {
+  for (const char* flag : {"--reuseaddr",
+                           "--reuseport",
+                           "--closer",
+                           "--concurrency",
+                           "--payload",
+                           "--family",
+                           "--connections",
+                           "--time_limit",
+                           "--connection_timeout",
+                           "--backlog",
+                           "--port",
+                           "--csv",
+                           "--log_level",
+                           "--isolate",
+                           "--topology",
+                           "--tw_reuse",
+                           "--tw_reuse_delay",
+                           "--port_range",
+                           "--max_tw_buckets",
+                           "--timeseries",
+                           "--sample_interval_ms",
+                           "--benchmark_filter",
+                           "--benchmark_repetitions"}) {
     EXPECT_NE(o.output.find(flag), std::string::npos) << flag;
+  }
+}
+
+TEST(CliTest, PortOutOfRangeNamesTheSettingAndItsRange) {
+  for (const char* arg : {"--port=70000", "--port=-1", "--port=abc"}) {
+    Outcome o = RunTwbench(arg);
+    EXPECT_EQ(o.status, 2) << arg << ": " << o.output;
+    EXPECT_NE(o.output.find("--port"), std::string::npos) << o.output;
+    EXPECT_NE(o.output.find("0 to 65535"), std::string::npos) << o.output;
   }
 }
 
