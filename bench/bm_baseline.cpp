@@ -17,12 +17,8 @@ namespace {
 // itself (no knob, restart, client binding or second namespace to account
 // for).
 bool IsBaselineRow(const Scenario& s) {
-  return s.topology == Topology::kLoopback && s.closer == Closer::kServer &&
-         s.concurrency == 64 && s.payload == 0 && s.family == Family::kIPv4 &&
-         s.restart_every == 0 && s.client_bind == ClientBind::kEphemeral &&
-         !s.client_reuseaddr && !s.knobs.tw_reuse &&
-         !s.knobs.tw_reuse_delay_ms && !s.knobs.port_range &&
-         !s.knobs.max_tw_buckets;
+  return s.concurrency == 64 && s.family == Family::kIPv4 &&
+         WhyNotBaseline(s).empty();
 }
 
 struct Measured {
@@ -33,7 +29,7 @@ struct Measured {
 
 // Where the engine's runs go (g_isolate), the baseline goes too: a fresh
 // namespace each run, so both meet an empty TIME_WAIT table.
-Measured Measure(const BaselineSettings& b) {
+Measured Measure(const Scenario& b) {
   Measured m;
   const auto run = [&b, &m] {
     try {
@@ -61,7 +57,7 @@ void SetCounters(benchmark::State& state, const Measured& m) {
   state.counters["isolated"] = m.isolated ? 1 : 0;
 }
 
-void BM_Baseline(benchmark::State& state, const BaselineSettings& b) {
+void BM_Baseline(benchmark::State& state, const Scenario& b) {
   for (auto _ : state) {
     if (g_interrupted.load()) {
       state.SkipWithError("skipped: interrupted (SIGINT)");
@@ -94,26 +90,20 @@ std::map<std::string, Scenario> RegisterBaselineBenchmarks(
     const std::vector<Scenario>& matrix) {
   for (const Scenario& s : matrix) {
     if (!IsBaselineRow(s)) continue;
-    BaselineSettings b;
-    b.family = s.family;
-    b.concurrency = s.concurrency;
-    b.backlog = s.backlog;
-    b.connections = s.connections;
-    b.time_limit_s = s.time_limit_s;
-    b.connection_timeout_s = s.connection_timeout_s;
     const std::string name =
         "BM_Baseline/closer:server/conc:" + std::to_string(s.concurrency) +
         "/payload:0/family:" + std::string(ToString(s.family));
-    benchmark::RegisterBenchmark(name.c_str(), BM_Baseline, b)
-        ->Iterations(1)
-        ->UseRealTime()
-        ->Unit(benchmark::kMillisecond);
     // The baseline's listener has SO_REUSEADDR and SO_REUSEPORT off, its
-    // client autobinds: the settings columns describe it as such a row.
+    // client autobinds: the scenario it runs, and the CSV's settings
+    // columns, say so.
     Scenario described = s;
     described.reuseaddr = false;
     described.reuseport = false;
     described.new_reuseaddr.reset();
+    benchmark::RegisterBenchmark(name.c_str(), BM_Baseline, described)
+        ->Iterations(1)
+        ->UseRealTime()
+        ->Unit(benchmark::kMillisecond);
     return {{name, described}};
   }
   return {};

@@ -115,7 +115,7 @@ struct Slot {
 
 class BaselineClient {
  public:
-  BaselineClient(const BaselineSettings& b, sockaddr_storage server,
+  BaselineClient(const Scenario& b, sockaddr_storage server,
                  const std::atomic<bool>* stop, ChurnStats* stats)
       : b_(b),
         server_(server),
@@ -267,7 +267,7 @@ class BaselineClient {
     }
   }
 
-  const BaselineSettings& b_;
+  const Scenario& b_;
   sockaddr_storage server_;
   const std::atomic<bool>* stop_;
   ChurnStats* stats_;
@@ -281,24 +281,25 @@ class BaselineClient {
   std::uint64_t next_sweep_ns_ = 0;
 };
 
-std::string Check(const BaselineSettings& b) {
-  if (b.concurrency < 1 || b.concurrency > kMaxConcurrency) {
-    return "concurrency: " + std::to_string(b.concurrency) + " is not in 1.." +
-           std::to_string(kMaxConcurrency);
-  }
-  if (b.connections < 1) return "connections: must be at least 1";
-  if (!(b.time_limit_s > 0) || !(b.connection_timeout_s > 0)) {
-    return "time_limit_s and connection_timeout_s: must be > 0";
+}  // namespace
+
+std::string WhyNotBaseline(const Scenario& s) {
+  if (std::string why = Validate(s); !why.empty()) return why;
+  if (s.closer != Closer::kServer) return "closer: the baseline is server";
+  if (s.payload != 0) return "payload: the baseline is 0";
+  if (s.topology != Topology::kLoopback) return "topology: loopback only";
+  const TcpKnobs& k = s.knobs;
+  if (k.tw_reuse || k.tw_reuse_delay_ms || k.port_range || k.max_tw_buckets ||
+      s.restart_every != 0 || s.client_bind != ClientBind::kEphemeral ||
+      s.client_reuseaddr) {
+    return "kernel knobs, restarts and client binding: not in the baseline";
   }
   return {};
 }
 
-}  // namespace
-
-ChurnStats RunBaselineChurn(const BaselineSettings& b,
-                            const std::atomic<bool>* stop) {
+ChurnStats RunBaselineChurn(const Scenario& b, const std::atomic<bool>* stop) {
   ChurnStats stats;
-  if (std::string why = Check(b); !why.empty()) {
+  if (std::string why = WhyNotBaseline(b); !why.empty()) {
     stats.fatal = why;
     return stats;
   }

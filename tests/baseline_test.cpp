@@ -15,8 +15,9 @@
 namespace twbench {
 namespace {
 
-BaselineSettings Small(std::uint64_t n) {
-  BaselineSettings b;
+Scenario Small(std::uint64_t n) {
+  Scenario b;
+  b.closer = Closer::kServer;
   b.concurrency = 16;
   b.connections = n;
   b.time_limit_s = 20;
@@ -59,7 +60,7 @@ TEST(BaselineChurnTest, CompletesBudgetWithoutErrors) {
 TEST(BaselineChurnTest, Ipv6CompletesToo) {
   SKIP_WITHOUT_NETNS();
   test::InFreshNetns([] {
-    BaselineSettings b = Small(300);
+    Scenario b = Small(300);
     b.family = Family::kIPv6;
     const ChurnStats st = RunBaselineChurn(b);
     ASSERT_TRUE(st.fatal.empty()) << st.fatal;
@@ -74,7 +75,7 @@ TEST(BaselineChurnTest, Ipv6CompletesToo) {
 TEST(BaselineChurnTest, StopsAtTimeLimitWhenServerNeverAccepts) {
   SKIP_WITHOUT_NETNS();
   test::InFreshNetns([] {
-    BaselineSettings b = Small(1000000);
+    Scenario b = Small(1000000);
     b.concurrency = 4;
     b.backlog = 2;
     b.server_accepts = false;
@@ -108,7 +109,7 @@ TEST(BaselineChurnTest, StopsAtTimeLimitWhenServerNeverAccepts) {
 TEST(BaselineChurnTest, StopFlagEndsTheRun) {
   SKIP_WITHOUT_NETNS();
   test::InFreshNetns([] {
-    BaselineSettings b = Small(100000000);
+    Scenario b = Small(100000000);
     b.time_limit_s = 30;
     std::atomic<bool> stop{false};
     std::thread stopper([&stop] {
@@ -125,7 +126,7 @@ TEST(BaselineChurnTest, StopFlagEndsTheRun) {
 }
 
 TEST(BaselineChurnTest, BadSettingsAreFatal) {
-  BaselineSettings b;
+  Scenario b;
   b.concurrency = 0;
   EXPECT_NE(RunBaselineChurn(b).fatal.find("concurrency"), std::string::npos);
 }

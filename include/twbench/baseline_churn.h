@@ -5,27 +5,25 @@
 #pragma once
 
 #include <atomic>
-#include <cstdint>
 
 #include "twbench/churn_stats.h"
 #include "twbench/scenario.h"
 
 namespace twbench {
 
-struct BaselineSettings {
-  Family family = Family::kIPv4;  // 127.0.0.1 or ::1
-  int concurrency = 64;           // connects in flight, 1..kMaxConcurrency
-  int backlog = 4096;             // listen(2) backlog
-  // Budget, as the engine's: `connections` attempts or `time_limit_s`
-  // seconds, whichever comes first.
-  std::uint64_t connections = 10000;
-  double time_limit_s = 30.0;
-  // Deadline of one connection, connect to the server's FIN.
-  double connection_timeout_s = 5.0;
-  // false: the listener never accepts (a stalled server; tests the deadlines).
-  bool server_accepts = true;
-};
+// Why the baseline cannot run the scenario ("" when it can): it fails
+// Validate(), or asks for what the baseline does not do (another closer, a
+// payload, veth, knobs, restarts, client binding); doing less than asked
+// would measure something else.
+std::string WhyNotBaseline(const Scenario& scenario);
 
+// Runs the scenario's closer=server, payload=0 churn on loopback with its
+// family, concurrency, backlog, budget (connections, time_limit_s),
+// connection_timeout_s and server_accepts; the listener has SO_REUSEADDR and
+// SO_REUSEPORT off whatever the scenario says. A scenario that asks for
+// anything else (another closer, a payload, veth, knobs, restarts, client
+// binding) is refused as `fatal` (WhyNotBaseline).
+//
 // One server thread (non-blocking listener on loopback port 0, accept4 in a
 // loop, each accepted socket closed at once: server-side close) and the
 // calling thread as the client (`concurrency` non-blocking connects in
@@ -38,7 +36,7 @@ struct BaselineSettings {
 // seconds, hit_time_limit, errors (by step and errno name), latency and
 // server_port; `fatal` when the setup failed. Never hangs: every connection
 // has its deadline, the run its time limit; `stop` ends it early.
-ChurnStats RunBaselineChurn(const BaselineSettings& settings,
+ChurnStats RunBaselineChurn(const Scenario& scenario,
                             const std::atomic<bool>* stop = nullptr);
 
 }  // namespace twbench
