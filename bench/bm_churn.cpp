@@ -234,8 +234,9 @@ Measured Measure(const Scenario& s) {
   Measured m;
   if (s.topology == Topology::kVeth) {
     if (!g_isolate) {
-      m.error = std::string("not run: topology veth needs network ") +
-                "namespaces; " + kNeedsNamespaceError;
+      m.error = std::string(kNotRunPrefix) +
+                "topology veth needs network namespaces; this run has none "
+                "(--isolate=off or no privilege)";
     } else {
       MeasureVeth(s, m);
     }
@@ -243,8 +244,9 @@ Measured Measure(const Scenario& s) {
   }
   if (!g_isolate && AnyKnobSet(s.knobs)) {
     // Writing them in the host namespace would change the host for good.
-    m.error = std::string("not run: kernel knobs are set per run in a ") +
-              "network namespace of its own; " + kNeedsNamespaceError;
+    m.error = std::string(kNotRunPrefix) +
+              "kernel knobs are set per run in a network namespace of its "
+              "own; this run has none (--isolate=off or no privilege)";
     return m;
   }
   if (g_isolate) {

@@ -26,11 +26,10 @@ extern bool g_isolate;
 extern TimeseriesWriter* g_timeseries;
 extern int g_sample_interval_ms;
 
-// Ends the error message of a run that needs a network namespace of its own
-// (kernel knobs, veth) and has none: not a failure of the run, a setting
-// this process cannot give it (main's exit status leaves these out).
-inline constexpr char kNeedsNamespaceError[] =
-    "this run has none (--isolate=off or no privilege)";
+// Starts the error message of a run this process cannot give what it needs
+// (a network namespace of its own, for kernel knobs or veth): not a failure
+// of the run, so main's exit status leaves these out.
+inline constexpr char kNotRunPrefix[] = "not run: ";
 
 // Registers BM_Churn/<settings> for each scenario (one iteration each, real
 // time) and returns the scenarios by registered name, for the CSV columns.

@@ -111,7 +111,7 @@ int FailedRunsStatus(const std::vector<std::string>& errors) {
   int failed = 0;
   const std::string* first = nullptr;
   for (const std::string& e : errors) {
-    if (e.find(twbench::kNeedsNamespaceError) != std::string::npos) continue;
+    if (e.rfind(twbench::kNotRunPrefix, 0) == 0) continue;
     if (first == nullptr) first = &e;
     ++failed;
   }
