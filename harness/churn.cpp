@@ -112,28 +112,20 @@ void AbandonLoop(uv_loop_t* loop, const char* which) {
 // now and then a close takes one minimum RTO (200 ms; measured waits up to
 // ~215 ms, in both closers' runs), likely a FIN or ACK that arrived out of
 // order across the two CPUs and waits for its retransmission. A bind()
-// meanwhile meets LAST_ACK instead of what the run left behind. Polls the
-// census every 1 ms, at most kRebindWaitMaxMs; *settled says whether it got
-// there (false also when the census fails, e.g. EMFILE). Returns ns waited.
+// meanwhile meets LAST_ACK instead of what the run left behind. The census's
+// own settle wait (1 ms polls), at most kRebindWaitMaxMs; *settled says
+// whether it got there (false also when the census fails, e.g. EMFILE).
+// Returns ns waited.
 std::uint64_t AwaitClosedOnTheWire(std::uint16_t port, bool* settled) {
   const std::uint64_t start = NowNs();
-  const std::uint64_t deadline = start + kRebindWaitMaxMs * 1000000;
   *settled = false;
   CensusQuery q;
-  q.states = kClosingStates;
+  q.states = 0;  // nothing to count: only the wait for the closing states
   q.local_port = port;
   try {
-    CensusSocket census;
-    for (;;) {
-      TcpStateCounts c;
-      census.CountInto(q, &c);
-      if (c.total() == 0) {
-        *settled = true;
-        break;
-      }
-      if (NowNs() >= deadline) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
+    *settled = CountTcpSocketsSettled(
+                   q, static_cast<double>(kRebindWaitMaxMs) / 1000.0)
+                   .settled;
   } catch (const std::exception& e) {
     spdlog::debug("rebind wait: census failed: {}", e.what());
   }
