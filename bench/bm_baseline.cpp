@@ -13,12 +13,22 @@
 namespace twbench {
 namespace {
 
+// The baseline's listener has SO_REUSEADDR and SO_REUSEPORT off: the
+// scenario it runs for an engine row, and the CSV's settings columns, say so.
+Scenario Described(const Scenario& s) {
+  Scenario b = s;
+  b.reuseaddr = false;
+  b.reuseport = false;
+  b.new_reuseaddr.reset();
+  return b;
+}
+
 // The engine row the baseline is the floor of: nothing in it but the churn
 // itself (no knob, restart, client binding or second namespace to account
 // for).
 bool IsBaselineRow(const Scenario& s) {
   return s.concurrency == 64 && s.family == Family::kIPv4 &&
-         WhyNotBaseline(s).empty();
+         WhyNotBaseline(Described(s)).empty();
 }
 
 struct Measured {
@@ -93,13 +103,7 @@ std::map<std::string, Scenario> RegisterBaselineBenchmarks(
     const std::string name =
         "BM_Baseline/closer:server/conc:" + std::to_string(s.concurrency) +
         "/payload:0/family:" + std::string(ToString(s.family));
-    // The baseline's listener has SO_REUSEADDR and SO_REUSEPORT off, its
-    // client autobinds: the scenario it runs, and the CSV's settings
-    // columns, say so.
-    Scenario described = s;
-    described.reuseaddr = false;
-    described.reuseport = false;
-    described.new_reuseaddr.reset();
+    const Scenario described = Described(s);
     benchmark::RegisterBenchmark(name.c_str(), BM_Baseline, described)
         ->Iterations(1)
         ->UseRealTime()

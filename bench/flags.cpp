@@ -3,178 +3,252 @@
 #include <benchmark/benchmark.h>
 
 #include <CLI/CLI.hpp>
-#include <algorithm>
-#include <cstdio>
 #include <cstdlib>
 #include <iostream>
-#include <optional>
-#include <sstream>
-#include <tuple>
+#include <set>
 #include <utility>
 
 #include "probe.h"
+#include "twbench/settings.h"
+#include "twbench/sysctl.h"
 
 namespace twbench {
 namespace {
 
-std::optional<std::pair<int, int>> ParsePortRange(const std::string& text) {
-  int lo = 0, hi = 0;
-  char dash = 0;
-  std::istringstream in(text);
-  if (!(in >> lo >> dash >> hi) || dash != '-' || !in.eof()) return {};
-  return std::make_pair(lo, hi);
+using Patch = std::vector<std::pair<std::string_view, std::string_view>>;
+
+[[noreturn]] void BadInput(const std::string& message) {
+  std::cerr << "twbench: " << message << "\n"
+            << "Run 'twbench --help' for every setting and what it accepts.\n";
+  std::exit(2);
 }
 
-CLI::Validator PortRangeValidator() {
+std::vector<std::string> SplitList(std::string_view text) {
+  std::vector<std::string> out;
+  for (;;) {
+    const std::size_t comma = text.find(',');
+    out.emplace_back(text.substr(0, comma));
+    if (comma == std::string_view::npos) return out;
+    text.remove_prefix(comma + 1);
+  }
+}
+
+// Checks a value (each of a matrix list) with the row's own parser. A blank
+// list entry is refused, not dropped; a value that looks like a flag is the
+// next flag swallowed by one given without its value ("--csv
+// --connections=200").
+CLI::Validator RowValidator(const Setting& row) {
   return CLI::Validator(
-      [](std::string& text) -> std::string {
-        auto range = ParsePortRange(text);
-        if (!range) return "'" + text + "' is not MIN-MAX (e.g. 40000-40999)";
-        if (range->first < 1 || range->second > 65535 ||
-            range->first > range->second) {
-          return "'" + text + "' needs 1 <= MIN <= MAX <= 65535";
+      [&row](std::string& text) -> std::string {
+        if (text.rfind("--", 0) == 0) {
+          return "no value given (the next argument, " + text + ", is a flag)";
+        }
+        const bool list = row.kind == SettingKind::kMatrix;
+        for (const std::string& value :
+             list ? SplitList(text) : std::vector<std::string>{text}) {
+          if (value.empty()) {
+            return list ? "a blank entry in '" + text + "'" : "a blank value";
+          }
+          Scenario scratch;
+          if (std::string why = row.parse(value, scratch); !why.empty()) {
+            return why;
+          }
         }
         return {};
       },
-      "MIN-MAX");
+      std::string(row.values));
 }
 
-// Client port binding and the named scenarios (docs/client-ports.md).
-void DescribeClientBind(CLI::App& app, Flags& f) {
-  app.add_option("--client_bind", f.client_bind,
-                 "how a client socket gets its port: ephemeral (connect() "
-                 "picks), range (bind() to the next port of --client_ports), "
-                 "range_no_port (IP_BIND_ADDRESS_NO_PORT, bind() to port 0)")
-      ->delimiter(',')
-      ->check(CLI::IsMember({"ephemeral", "range", "range_no_port"}));
-  app.add_option("--client_ports", f.client_ports,
-                 "ports client_bind=range walks through, wrapping, as MIN-MAX")
-      ->check(PortRangeValidator());
-  app.add_option("--client_reuseaddr", f.client_reuseaddr,
-                 "SO_REUSEADDR on the client socket")
-      ->delimiter(',')
-      ->check(CLI::IsMember({0, 1}));
-  app.add_option("--scenario", f.scenario,
-                 "run a named scenario alone instead of the matrix: "
-                 "port_exhaustion (client-side close through a 500-port "
-                 "ip_local_port_range, tcp_tw_reuse=0, 5000 connections)")
-      ->check(CLI::IsMember({"port_exhaustion"}));
+std::string HelpLine(const Setting& row) {
+  std::string help(row.help);
+  if (row.kind == SettingKind::kMatrix) help += "; a comma list";
+  return help;
 }
 
-// The one table of settings. Defaults come from the Flags struct, so the
-// help always shows what a run without the flag does.
-void Describe(CLI::App& app, Flags& f) {
+// One CLI11 option per row of the settings table; `single` holds the one
+// value of run-wide and output settings.
+void Describe(CLI::App& app, Flags& f, std::vector<std::string>& single) {
   app.description(
-      "twbench: churn short TCP connections on loopback with libuv and "
-      "measure\nTIME_WAIT, bind() failures and rates. Matrix settings take "
-      "comma-separated\nlists; every combination is one benchmark.");
-  app.option_defaults()->always_capture_default();
-  app.add_option("--reuseaddr", f.reuseaddr, "SO_REUSEADDR on the listener")
-      ->delimiter(',')
-      ->check(CLI::IsMember({0, 1}));
-  app.add_option("--reuseport", f.reuseport, "SO_REUSEPORT on the listener")
-      ->delimiter(',')
-      ->check(CLI::IsMember({0, 1}));
-  app.add_option("--closer", f.closer,
-                 "who closes first: client, server, or rst (server aborts "
-                 "with SO_LINGER {1,0})")
-      ->delimiter(',')
-      ->check(CLI::IsMember({"client", "server", "rst"}));
-  app.add_option("--concurrency", f.concurrency, "connections in flight")
-      ->delimiter(',')
-      ->check(CLI::Range(1, kMaxConcurrency));
-  app.add_option("--payload", f.payload,
-                 "bytes the client sends and the server echoes (0: connect "
-                 "and close)")
-      ->delimiter(',')
-      ->check(CLI::Range(std::uint64_t{0}, kMaxPayload));
-  app.add_option("--family", f.family, "ipv4 (127.0.0.1) or ipv6 (::1)")
-      ->delimiter(',')
-      ->check(CLI::IsMember({"ipv4", "ipv6"}));
-  app.add_option("--topology", f.topology,
-                 "loopback (one namespace), or veth (client and server in "
-                 "two namespaces joined by a veth pair, 198.18.0.0/24 and "
-                 "2001:2::/64)")
-      ->delimiter(',')
-      ->check(CLI::IsMember({"loopback", "veth"}));
-  app.add_option("--tw_reuse", f.tw_reuse,
-                 "net.ipv4.tcp_tw_reuse in the run's namespace: 0 off, 1 on, "
-                 "2 loopback only (default: the namespace's)")
-      ->delimiter(',')
-      ->check(CLI::IsMember({0, 1, 2}));
-  app.add_option("--tw_reuse_delay", f.tw_reuse_delay_ms,
-                 "net.ipv4.tcp_tw_reuse_delay, ms a TIME_WAIT must age "
-                 "before reuse")
-      ->delimiter(',')
-      ->check(CLI::Range(1, 3600000));
-  app.add_option("--port_range", f.port_range,
-                 "net.ipv4.ip_local_port_range as MIN-MAX, e.g. 40000-40999")
-      ->delimiter(',')
-      ->check(PortRangeValidator());
-  app.add_option("--max_tw_buckets", f.max_tw_buckets,
-                 "net.ipv4.tcp_max_tw_buckets: most TIME_WAIT sockets "
-                 "(0: none kept)")
-      ->delimiter(',')
-      ->check(CLI::Range(0, 1 << 30));
-  app.add_option("--restart_every", f.restart_every,
-                 "restart the listener every K accepted connections: close "
-                 "it and at once bind a new one to the same port (0: never)")
-      ->delimiter(',')
-      ->check(CLI::Range(0, 100000000));
-  app.add_option("--new_reuseaddr", f.new_reuseaddr,
-                 "SO_REUSEADDR of every new listener (restarts and the "
-                 "rebind after the run); default: the same as --reuseaddr")
-      ->delimiter(',')
-      ->check(CLI::IsMember({0, 1}));
-  app.add_option("--restart_max_wait", f.restart_max_wait_s,
-                 "seconds a restart retries bind() (backoff 1 ms to 50 ms); "
-                 "then it has failed and the server stays down for the rest "
-                 "of the run")
-      ->check(CLI::Range(0.001, 86400.0));
-  app.add_option("--connections", f.connections,
-                 "connections each run attempts (the same every run, so "
-                 "counts compare)")
-      ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{100000000}));
-  app.add_option("--time_limit", f.time_limit_s,
-                 "seconds after which a run stops, budget or not")
-      ->check(CLI::Range(0.001, 86400.0));
-  app.add_option("--connection_timeout", f.connection_timeout_s,
-                 "seconds one connection may take before it counts as "
-                 "ETIMEDOUT")
-      ->check(CLI::Range(0.001, 3600.0));
-  app.add_option("--backlog", f.backlog, "listen(2) backlog")
-      ->check(CLI::Range(1, 1 << 20));
-  app.add_option("--port", f.port,
-                 "listener port of every run; 0: the kernel picks a free one "
-                 "per run. A fixed port with --isolate=off shows what a run "
-                 "inherits from the one before (time_wait_at_start)")
-      ->check(CLI::Range(0, 65535));
-  app.add_option("--isolate", f.isolate,
-                 "a fresh network namespace per run: auto (when permitted), "
-                 "on (required), off (host namespace)")
-      ->check(CLI::IsMember({"auto", "on", "off"}));
-  DescribeClientBind(app, f);
-  app.add_option("--csv", f.csv, "write result rows to this CSV file");
-  app.add_option("--log_level", f.log_level,
-                 "trace, debug, info, warn, error, critical or off (also "
-                 "SPDLOG_LEVEL)")
-      ->check(CLI::IsMember(
-          {"trace", "debug", "info", "warn", "error", "critical", "off"}));
-  app.add_option("--timeseries", f.timeseries,
-                 "write each run's samples over time to this CSV file "
-                 "(docs/timeseries.md); without it nothing is sampled");
-  app.add_option("--sample_interval_ms", f.sample_interval_ms,
-                 "milliseconds between two samples of the time series (0: "
-                 "no sampling)")
-      ->check(CLI::Range(0, 60000));
+      "twbench: churn short TCP connections with libuv and measure TIME_WAIT,\n"
+      "bind() failures and rates. Matrix settings take comma-separated lists;\n"
+      "every combination is one benchmark. A flag given twice: the last one\n"
+      "counts. --list_settings[=json|markdown] prints this table,\n"
+      "--list_columns[=json|markdown] the CSV's columns.");
+  const auto rows = Settings();
+  f.values.assign(rows.size(), {});
+  single.assign(rows.size(), {});
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    const Setting& row = rows[i];
+    const std::string flag = "--" + std::string(row.key);
+    CLI::Option* option = row.kind == SettingKind::kMatrix
+                              ? app.add_option(flag, f.values[i], HelpLine(row))
+                              : app.add_option(flag, single[i], HelpLine(row));
+    option->check(RowValidator(row));
+    option->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+    option->default_str(
+        row.default_text.empty() ? "unset" : std::string(row.default_text));
+  }
+}
+
+// A matrix list names each value once: a repeated one would run twice under
+// one name, and its rows could not be told apart.
+void RejectDuplicates(const Setting& row, const std::vector<std::string>& v) {
+  std::set<std::string> seen;
+  for (const std::string& text : v) {
+    Scenario scratch;
+    row.parse(text, scratch);  // checked by the validator
+    if (!seen.insert(row.format(scratch)).second) {
+      BadInput("--" + std::string(row.key) + ": '" + text +
+               "' is given twice; each value runs once");
+    }
+  }
+}
+
+// The row's default values; none when it is unset by default.
+std::vector<std::string> Defaults(const Setting& row) {
+  if (row.default_text.empty()) return {};
+  return SplitList(row.default_text);
+}
+
+// Fills in defaults, reads the output settings, decides the default matrix.
+void Settle(CLI::App& app, Flags& f, const std::vector<std::string>& single) {
+  const auto rows = Settings();
+  f.given.assign(rows.size(), false);
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    const Setting& row = rows[i];
+    f.given[i] = app.count("--" + std::string(row.key)) > 0;
+    if (row.kind != SettingKind::kMatrix) {
+      f.values[i] =
+          f.given[i] ? std::vector<std::string>{single[i]} : Defaults(row);
+    } else if (!f.given[i]) {
+      f.values[i] = Defaults(row);
+    } else {
+      // The last occurrence counts, as for every flag (and Google
+      // Benchmark's): a script's defaults can be overridden after them.
+      f.values[i] = SplitList(f.values[i].back());
+      RejectDuplicates(row, f.values[i]);
+      f.default_matrix = false;
+    }
+  }
+  f.csv = f.Value("csv");
+  f.timeseries = f.Value("timeseries");
+  f.sample_interval_ms = std::stoi(f.Value("sample_interval_ms"));
+  f.log_level = f.Value("log_level");
+  f.isolate = f.Value("isolate");
+  f.scenario = f.Value("scenario");
+}
+
+// Every run-wide value, set once; the matrix and the showcase rows are
+// patches over it.
+Scenario Base(const Flags& f) {
+  Scenario base;
+  const auto rows = Settings();
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    if (rows[i].kind != SettingKind::kRun || rows[i].format == nullptr)
+      continue;
+    for (const std::string& v : f.values[i]) rows[i].parse(v, base);
+  }
+  return base;
+}
+
+Scenario Patched(const Scenario& base, const Patch& patch) {
+  Scenario s = base;
+  if (std::string why = Apply(s, patch); !why.empty()) {
+    std::cerr << "twbench: a built-in scenario is broken: " << why << "\n";
+    std::abort();
+  }
+  return s;
+}
+
+// Port exhaustion: the client closes first, so each connection leaves a
+// TIME_WAIT on a client port; with tcp_tw_reuse=0 none is reused, and the
+// 500-port range runs dry after ~500 connections. The budget is ten times
+// the range, so the row shows the rate before and after, and the run goes on.
+const Patch kPortExhaustion = {
+    {"reuseaddr", "1"},   {"closer", "client"},
+    {"concurrency", "8"}, {"connections", "5000"},
+    {"tw_reuse", "0"},    {"port_range", "40000-40499"}};
+
+// What tcp_tw_reuse does to a client that churns through a 1000-port range
+// faster than TIME_WAIT drains: off, it runs out of ports (EADDRNOTAVAIL);
+// at 2 it recycles TIME_WAIT on loopback but not over veth, where the
+// loopback-only rule holds. The reuse delay is 1 ms so the runs stay short;
+// a kernel before 6.14 has no tcp_tw_reuse_delay (its delay is a fixed 1 s),
+// so there the rows leave it unset instead of failing on a missing knob.
+void AppendKnobShowcase(const Scenario& base, std::vector<Scenario>& out) {
+  for (std::string_view topology : {"loopback", "veth"}) {
+    for (std::string_view tw_reuse : {"0", "2"}) {
+      Patch patch = {{"reuseaddr", "1"},     {"closer", "client"},
+                     {"concurrency", "64"},  {"topology", topology},
+                     {"tw_reuse", tw_reuse}, {"port_range", "40000-40999"}};
+      if (KernelHasTwReuseDelay()) patch.emplace_back("tw_reuse_delay", "1");
+      out.push_back(Patched(base, patch));
+    }
+  }
+}
+
+// The port-exhaustion rows: autobind runs dry at connect (EADDRNOTAVAIL); a
+// client binding ports of its own 500-port range without SO_REUSEADDR runs
+// dry at bind (EADDRINUSE) once the range wraps onto its own TIME_WAIT.
+void AppendClientBindShowcase(const Scenario& base,
+                              std::vector<Scenario>& out) {
+  out.push_back(Patched(base, kPortExhaustion));
+  out.push_back(Patched(base, {{"reuseaddr", "1"},
+                               {"closer", "client"},
+                               {"concurrency", "8"},
+                               {"connections", "5000"},
+                               {"client_bind", "range"},
+                               {"client_ports", "20000-20499"}}));
+}
+
+// A server restarting every 2000 accepts with server-side close: with reuse
+// off the first restart meets its own TIME_WAIT and never comes back; with
+// reuse on each restart takes ~1 ms.
+void AppendRestartShowcase(const Scenario& base, std::vector<Scenario>& out) {
+  for (std::string_view reuseaddr : {"0", "1"}) {
+    out.push_back(Patched(base, {{"reuseaddr", reuseaddr},
+                                 {"closer", "server"},
+                                 {"concurrency", "64"},
+                                 {"restart_every", "2000"}}));
+  }
+}
+
+// The cross product, outermost setting first: each step multiplies every
+// scenario so far by the values of the next setting.
+std::vector<Scenario> CrossProduct(const Flags& f, const Scenario& base) {
+  std::vector<Scenario> out = {base};
+  for (std::string_view key : MatrixNesting()) {
+    const Setting* row = FindSetting(key);
+    const std::size_t i = static_cast<std::size_t>(row - Settings().data());
+    if (f.values[i].empty()) continue;  // unset: stays out of the name
+    std::vector<Scenario> next;
+    next.reserve(out.size() * f.values[i].size());
+    for (const Scenario& s : out) {
+      for (const std::string& v : f.values[i]) {
+        Scenario t = s;
+        row->parse(v, t);
+        next.push_back(std::move(t));
+      }
+    }
+    out = std::move(next);
+  }
+  return out;
 }
 
 }  // namespace
 
+const std::string& Flags::Value(std::string_view key) const {
+  static const std::string kUnset;
+  const Setting* row = FindSetting(key);
+  const std::size_t i = static_cast<std::size_t>(row - Settings().data());
+  return values[i].empty() ? kUnset : values[i].front();
+}
+
 void PrintHelp() {
   Flags defaults;
+  std::vector<std::string> single;
   CLI::App app("twbench", "twbench");
-  Describe(app, defaults);
+  Describe(app, defaults, single);
   app.set_help_flag("-h,--help", "print this help and exit");
   std::cout << app.help() << "\n";
   // The TIME_WAIT duration probe (--probe=timewait) has settings of its own.
@@ -186,228 +260,60 @@ void PrintHelp() {
 
 Flags ParseFlags(int argc, char** argv) {
   Flags flags;
+  std::vector<std::string> single;
   CLI::App app("twbench", "twbench");
-  Describe(app, flags);
+  Describe(app, flags, single);
   app.set_help_flag();  // handled in main, before Google Benchmark sees it
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    std::cerr
-        << "twbench: " << e.what() << "\n"
-        << "Run 'twbench --help' for every setting and what it accepts.\n";
-    std::exit(2);
+    BadInput(e.what());
   }
-  for (const char* name :
-       {"--reuseaddr", "--reuseport", "--closer", "--concurrency", "--payload",
-        "--family", "--topology", "--tw_reuse", "--tw_reuse_delay",
-        "--port_range", "--max_tw_buckets", "--restart_every",
-        "--new_reuseaddr"}) {
-    if (app.count(name) > 0) flags.default_matrix = false;
-  }
-  for (const char* name : {"--client_bind", "--client_reuseaddr"}) {
-    if (app.count(name) > 0) flags.default_matrix = false;
-  }
+  Settle(app, flags, single);
   if (!flags.scenario.empty() && !flags.default_matrix) {
-    std::cerr << "twbench: --scenario=" << flags.scenario
-              << " fixes the matrix settings; leave out --closer, "
-                 "--concurrency, --port_range and the other matrix settings\n";
-    std::exit(2);
+    BadInput("--scenario=" + flags.scenario +
+             " fixes the matrix settings; leave out --closer, --concurrency, "
+             "--port_range and the other matrix settings");
   }
   return flags;
 }
 
-namespace {
-
-// One entry per value of a knob; a single "unset" entry when the flag is
-// not given, so the knob stays out of the matrix and the name.
-template <typename T>
-std::vector<std::optional<T>> Dimension(const std::vector<T>& values) {
-  if (values.empty()) return {std::nullopt};
-  return {values.begin(), values.end()};
-}
-
-std::vector<TcpKnobs> KnobMatrix(const Flags& f) {
-  std::vector<std::optional<std::pair<int, int>>> ranges;
-  for (const std::string& r : f.port_range) ranges.push_back(ParsePortRange(r));
-  if (ranges.empty()) ranges.push_back(std::nullopt);
-  std::vector<TcpKnobs> out;
-  for (auto reuse : Dimension(f.tw_reuse))
-    for (auto delay : Dimension(f.tw_reuse_delay_ms))
-      for (auto range : ranges)
-        for (auto buckets : Dimension(f.max_tw_buckets)) {
-          out.push_back(TcpKnobs{reuse, delay, range, buckets});
-        }
-  return out;
-}
-
-// What tcp_tw_reuse does to a client that churns through a 1000-port range
-// faster than TIME_WAIT drains: off, it runs out of ports (EADDRNOTAVAIL);
-// at 2 it recycles TIME_WAIT on loopback but not over veth, where the
-// loopback-only rule holds. The reuse delay is 1 ms so the runs stay short;
-// a kernel before 6.14 has no tcp_tw_reuse_delay (its delay is a fixed 1 s),
-// so there the rows leave it unset instead of failing on a missing knob.
-void AppendKnobShowcase(const Flags& f, std::vector<Scenario>& out) {
-  const std::optional<int> delay =
-      KernelHasTwReuseDelay() ? std::optional<int>(1) : std::nullopt;
-  for (Topology topology : {Topology::kLoopback, Topology::kVeth}) {
-    for (int tw_reuse : {0, 2}) {
-      Scenario s;
-      s.reuseaddr = true;
-      s.closer = Closer::kClient;
-      s.concurrency = 64;
-      s.topology = topology;
-      s.connections = f.connections;
-      s.time_limit_s = f.time_limit_s;
-      s.connection_timeout_s = f.connection_timeout_s;
-      s.backlog = f.backlog;
-      s.knobs = TcpKnobs{tw_reuse, delay, std::make_pair(40000, 40999), {}};
-      out.push_back(s);
-    }
+std::vector<Scenario> Matrix(const Flags& f) {
+  const Scenario base = Base(f);
+  if (f.scenario == "port_exhaustion") return {Patched(base, kPortExhaustion)};
+  std::vector<Scenario> out = CrossProduct(f, base);
+  if (f.default_matrix) {
+    AppendKnobShowcase(base, out);
+    AppendClientBindShowcase(base, out);
+    AppendRestartShowcase(base, out);
   }
-}
-
-// Every scenario once per client binding and client SO_REUSEADDR (the
-// defaults: once, unchanged).
-void ApplyClientBind(const Flags& f, std::vector<Scenario>& out) {
-  const auto ports = ParsePortRange(f.client_ports);  // checked by the parser
-  std::vector<Scenario> crossed;
-  for (const Scenario& base : out)
-    for (const std::string& bind : f.client_bind)
-      for (int reuse : f.client_reuseaddr) {
-        Scenario s = base;
-        s.client_bind = *ParseClientBind(bind);
-        s.client_reuseaddr = reuse != 0;
-        if (ports) std::tie(s.client_port_min, s.client_port_max) = *ports;
-        crossed.push_back(s);
-      }
-  out = std::move(crossed);
-}
-
-// Port exhaustion: the client closes first, so each connection leaves a
-// TIME_WAIT on a client port; with tcp_tw_reuse=0 none is reused, and the
-// 500-port range runs dry after ~500 connections. The budget is ten times
-// the range, so the row shows the rate before and after, and the run goes on.
-Scenario PortExhaustion(const Flags& f) {
-  Scenario s;
-  s.reuseaddr = true;
-  s.closer = Closer::kClient;
-  s.concurrency = 8;
-  s.connections = 5000;
-  s.time_limit_s = f.time_limit_s;
-  s.connection_timeout_s = f.connection_timeout_s;
-  s.backlog = f.backlog;
-  s.knobs = TcpKnobs{0, {}, std::make_pair(40000, 40499), {}};
-  return s;
-}
-
-// The default matrix's port-exhaustion rows: autobind runs dry at connect
-// (EADDRNOTAVAIL); a client binding ports of its own 500-port range without
-// SO_REUSEADDR runs dry at bind (EADDRINUSE) once the range wraps onto its
-// own TIME_WAIT. About half a second each.
-void AppendClientBindShowcase(const Flags& f, std::vector<Scenario>& out) {
-  out.push_back(PortExhaustion(f));
-  Scenario s = PortExhaustion(f);
-  s.knobs = {};
-  s.client_bind = ClientBind::kRange;
-  s.client_port_min = 20000;
-  s.client_port_max = 20499;
-  out.push_back(s);
-}
-
-// A server restarting every 2000 accepts with server-side close: with reuse
-// off the first restart meets its own TIME_WAIT and never comes back (the
-// rest of the budget is refused); with reuse on each restart takes ~1 ms.
-// Both rows together cost ~5 s.
-void AppendRestartShowcase(const Flags& f, std::vector<Scenario>& out) {
-  for (bool reuseaddr : {false, true}) {
-    Scenario s;
-    s.reuseaddr = reuseaddr;
-    s.closer = Closer::kServer;
-    s.concurrency = 64;
-    s.connections = f.connections;
-    s.time_limit_s = f.time_limit_s;
-    s.connection_timeout_s = f.connection_timeout_s;
-    s.backlog = f.backlog;
-    s.restart_every = 2000;
-    s.restart_max_wait_s = f.restart_max_wait_s;
-    out.push_back(s);
-  }
-}
-
-// Each scenario once per restart setting (restart_every x new_reuseaddr).
-std::vector<Scenario> WithRestarts(const Flags& f, std::vector<Scenario> in) {
-  std::vector<Scenario> out;
-  for (const Scenario& base : in)
-    for (int every : f.restart_every)
-      for (auto new_reuseaddr : Dimension(f.new_reuseaddr)) {
-        Scenario s = base;
-        s.restart_every = every;
-        if (new_reuseaddr) s.new_reuseaddr = *new_reuseaddr != 0;
-        s.restart_max_wait_s = f.restart_max_wait_s;
-        out.push_back(s);
-      }
   return out;
 }
-
-// The matrix's scenarios before the settings every run shares.
-std::vector<Scenario> Scenarios(const Flags& f) {
-  if (f.scenario == "port_exhaustion") return {PortExhaustion(f)};
-  std::vector<Scenario> out;
-  for (const std::string& topology : f.topology)
-    for (const TcpKnobs& knobs : KnobMatrix(f))
-      for (const std::string& family : f.family)
-        for (int reuseport : f.reuseport)
-          for (const std::string& closer : f.closer)
-            for (std::uint64_t payload : f.payload)
-              for (int concurrency : f.concurrency)
-                for (int reuseaddr : f.reuseaddr) {
-                  Scenario s;
-                  s.reuseaddr = reuseaddr != 0;
-                  s.reuseport = reuseport != 0;
-                  s.closer = *ParseCloser(closer);
-                  s.concurrency = concurrency;
-                  s.payload = payload;
-                  s.family = *ParseFamily(family);
-                  s.connections = f.connections;
-                  s.time_limit_s = f.time_limit_s;
-                  s.connection_timeout_s = f.connection_timeout_s;
-                  s.backlog = f.backlog;
-                  s.knobs = knobs;
-                  s.topology = *ParseTopology(topology);
-                  out.push_back(s);
-                }
-  ApplyClientBind(f, out);
-  out = WithRestarts(f, std::move(out));
-  if (f.default_matrix) AppendKnobShowcase(f, out);
-  if (f.default_matrix) AppendClientBindShowcase(f, out);
-  if (f.default_matrix) AppendRestartShowcase(f, out);
-  return out;
-}
-
-}  // namespace
 
 std::string NamespaceOnlyFlags(const Flags& f) {
   std::string given;
-  const auto add = [&given](bool set, const char* name) {
-    if (!set) return;
-    if (!given.empty()) given += ", ";
-    given += name;
+  const auto add = [&given](const std::string& flag) {
+    given += given.empty() ? "" : ", ";
+    given += flag;
   };
-  add(!f.tw_reuse.empty(), "--tw_reuse");
-  add(!f.tw_reuse_delay_ms.empty(), "--tw_reuse_delay");
-  add(!f.port_range.empty(), "--port_range");
-  add(!f.max_tw_buckets.empty(), "--max_tw_buckets");
-  add(std::find(f.topology.begin(), f.topology.end(), "veth") !=
-          f.topology.end(),
-      "--topology=veth");
-  add(f.scenario == "port_exhaustion", "--scenario=port_exhaustion");
+  const auto rows = Settings();
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    if (!rows[i].needs_netns || !f.given[i]) continue;
+    for (const std::string& v : f.values[i]) {
+      Scenario s;
+      rows[i].parse(v, s);
+      if (AtDefault(rows[i], s)) continue;
+      // A knob is named alone; a setting with a default by its value.
+      add("--" + std::string(rows[i].key) +
+          (rows[i].default_text.empty() ? "" : "=" + v));
+      if (rows[i].default_text.empty()) break;
+    }
+  }
+  if (!f.scenario.empty() &&
+      !NamespaceOnly(Patched(Scenario{}, kPortExhaustion)).empty()) {
+    add("--scenario=" + f.scenario);
+  }
   return given;
-}
-
-std::vector<Scenario> Matrix(const Flags& f) {
-  std::vector<Scenario> out = Scenarios(f);
-  for (Scenario& s : out) s.port = static_cast<std::uint16_t>(f.port);
-  return out;
 }
 
 }  // namespace twbench

@@ -1,9 +1,8 @@
-// twbench's own command-line settings, in one table: each with a default and
-// a help line. Matrix settings take comma-separated lists; the benchmark
-// matrix is their cross product.
+// twbench's command line, read through the settings table (settings.h): one
+// flag per row, matrix settings as comma lists whose cross product is the
+// benchmark matrix.
 #pragma once
 
-#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -12,55 +11,32 @@
 namespace twbench {
 
 struct Flags {
-  std::vector<int> reuseaddr{0, 1};
-  std::vector<int> reuseport{0};
-  std::vector<std::string> closer{"client", "server", "rst"};
-  std::vector<int> concurrency{1, 64};
-  std::vector<std::uint64_t> payload{0, 1024};
-  std::vector<std::string> family{"ipv4"};
-  std::vector<std::string> topology{"loopback"};
-  // Kernel knobs, each a matrix setting; empty: left at the namespace's
-  // default and not in the benchmark's name.
-  std::vector<int> tw_reuse;
-  std::vector<int> tw_reuse_delay_ms;
-  std::vector<std::string> port_range;  // "min-max"
-  std::vector<int> max_tw_buckets;
-  // Listener restarts, matrix settings: restart the listener every K
-  // accepted connections (0: never); SO_REUSEADDR of each new listener
-  // (empty: the listener's own). The retry bound applies to every run.
-  std::vector<int> restart_every{0};
-  std::vector<int> new_reuseaddr;
-  double restart_max_wait_s = 65;
-  std::uint64_t connections = 20000;
-  double time_limit_s = 30;
-  double connection_timeout_s = 5;
-  int backlog = 4096;
-  int port = 0;  // listener port of every run; 0: the kernel picks one
-  std::string isolate = "auto";  // auto, on, off: a network namespace per run
-  std::string csv;               // empty: no CSV
-  std::string log_level = "warn";
-  // No matrix setting given: the default matrix also shows what the kernel
-  // knobs and the topology change (see Matrix()).
+  // Per row of Settings(), in table order: the values given, or the row's
+  // default split at commas (empty: unset).
+  std::vector<std::vector<std::string>> values;
+  // Per row: whether the flag was on the command line.
+  std::vector<bool> given;
+  // No matrix setting given: the default matrix, with its showcase rows.
   bool default_matrix = true;
 
-  // Client port binding: matrix settings, and one range for all runs.
-  std::vector<std::string> client_bind{"ephemeral"};
-  std::string client_ports = "20000-20999";  // "min-max", client_bind=range
-  std::vector<int> client_reuseaddr{0};
-  // A named scenario ("port_exhaustion") run alone instead of the matrix;
-  // empty: the matrix.
+  // The one value of a run-wide or output setting ("" when unset).
+  const std::string& Value(std::string_view key) const;
+  // Output and run state, read from `values` once parsed.
+  std::string csv;
+  std::string timeseries;
+  int sample_interval_ms = 100;
+  std::string log_level;
+  std::string isolate;
   std::string scenario;
-  // The time series (docs/timeseries.md): sampled only when written.
-  int sample_interval_ms = 100;  // 0: no sampler
-  std::string timeseries;        // empty: no time-series file
 };
 
 // Parses argv (after Google Benchmark took its --benchmark_* flags). On bad
-// input prints a message naming the setting and what it accepts and exits 2;
-// on --help prints the help of both and exits 0.
+// input prints a message naming the flag and what it accepts and exits 2.
 Flags ParseFlags(int argc, char** argv);
 
-// The cross product of the matrix settings, in a stable order.
+// The matrix: the cross product of the matrix settings over one base
+// scenario that holds every run-wide value, in the table's nesting order,
+// plus the default matrix's showcase rows; or the named scenario alone.
 std::vector<Scenario> Matrix(const Flags& flags);
 
 // The flags given that only work with a network namespace per run (kernel

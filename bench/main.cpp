@@ -15,6 +15,7 @@
 #include "bm_baseline.h"
 #include "bm_churn.h"
 #include "flags.h"
+#include "listing.h"
 #include "probe.h"
 #include "progress_reporter.h"
 #include "spdlog/cfg/env.h"
@@ -128,6 +129,9 @@ int main(int argc, char** argv) {
     InstallSigint();
     return twbench::RunProbeMain(argc, argv);
   }
+  if (std::optional<int> status = twbench::MaybeList(argc, argv)) {
+    return *status;
+  }
   if (WantsHelp(argc, argv)) {
     twbench::PrintHelp();
     return 0;
@@ -216,6 +220,16 @@ int main(int argc, char** argv) {
     std::cerr << "twbench: no benchmark matches --benchmark_filter="
               << benchmark::GetBenchmarkFilter() << "\n";
     return 2;
+  }
+  if (!csv.unknown_counters().empty()) {
+    // A counter without a row in the column table would be a lost column.
+    std::cerr << "twbench: bug: counters not in the column table "
+                 "(harness/columns.cpp), missing from the CSV:";
+    for (const std::string& name : csv.unknown_counters()) {
+      std::cerr << " " << name;
+    }
+    std::cerr << "\n";
+    return 1;
   }
   if (twbench::g_interrupted.load()) {
     std::cerr << "twbench: interrupted; the runs measured so far are written\n";

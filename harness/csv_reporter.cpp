@@ -6,34 +6,13 @@
 #include <cstdint>
 #include <utility>
 
+#include "twbench/columns.h"
+#include "twbench/settings.h"
+
 namespace twbench {
 namespace {
 
 using Run = benchmark::BenchmarkReporter::Run;
-
-const std::vector<std::string>& IdentityColumns() {
-  static const std::vector<std::string> columns = {
-      "name",        "run_type", "aggregate", "repetition",
-      "repetitions", "error",    "label"};
-  return columns;
-}
-
-const std::vector<std::string>& SettingsColumns() {
-  static const std::vector<std::string> columns = {
-      "reuseaddr",          "reuseport",         "closer",
-      "concurrency",        "payload",           "family",
-      "budget_connections", "time_limit_s",      "topology",
-      "client_bind",        "client_port_range", "client_reuseaddr",
-      "restart_every",      "new_reuseaddr",     "restart_max_wait_s"};
-  return columns;
-}
-
-const std::vector<std::string>& ContextColumns() {
-  static const std::vector<std::string> columns = {
-      "kernel", "libuv_version", "git_commit", "host",
-      "utc",    "isolated",      "port_range"};
-  return columns;
-}
 
 std::string Integer(std::int64_t value) { return std::to_string(value); }
 
@@ -54,29 +33,11 @@ void AppendIdentity(const Run& run, std::vector<std::string>& cells) {
 
 void AppendSettings(const Scenario* scenario, std::vector<std::string>& cells) {
   if (scenario == nullptr) {
-    cells.insert(cells.end(), SettingsColumns().size(), "");
+    cells.insert(cells.end(), SettingColumns().size(), "");
     return;
   }
-  cells.push_back(Flag(scenario->reuseaddr));
-  cells.push_back(Flag(scenario->reuseport));
-  cells.emplace_back(ToString(scenario->closer));
-  cells.push_back(Integer(scenario->concurrency));
-  cells.push_back(std::to_string(scenario->payload));
-  cells.emplace_back(ToString(scenario->family));
-  cells.push_back(std::to_string(scenario->connections));
-  cells.push_back(CsvNumber(scenario->time_limit_s));
-  cells.emplace_back(ToString(scenario->topology));
-  // Client port binding; the range only where it is used.
-  cells.emplace_back(ToString(scenario->client_bind));
-  cells.push_back(scenario->client_bind == ClientBind::kRange
-                      ? Integer(scenario->client_port_min) + "-" +
-                            Integer(scenario->client_port_max)
-                      : "");
-  cells.push_back(Flag(scenario->client_reuseaddr));
-  // Listener restarts; new_reuseaddr as in force (unset: the listener's).
-  cells.push_back(Integer(scenario->restart_every));
-  cells.push_back(Flag(scenario->new_reuseaddr.value_or(scenario->reuseaddr)));
-  cells.push_back(CsvNumber(scenario->restart_max_wait_s));
+  const std::vector<std::string> settings = SettingCells(*scenario);
+  cells.insert(cells.end(), settings.begin(), settings.end());
 }
 
 // Seconds per iteration, as GB's GetAdjustedRealTime computes it but without
@@ -155,80 +116,16 @@ void WriteLine(std::ostream& out, const std::vector<std::string>& cells) {
 }  // namespace
 
 const std::vector<std::string>& CounterColumns() {
-  static const std::vector<std::string> columns = {"connections",
-                                                   "attempted",
-                                                   "accepted",
-                                                   "seconds",
-                                                   "conn_per_s",
-                                                   "time_wait",
-                                                   "time_wait_server",
-                                                   "time_wait_client",
-                                                   "time_wait_per_conn",
-                                                   "rebind_ok",
-                                                   "bind_failures",
-                                                   "eaddrinuse",
-                                                   "eaddrnotavail",
-                                                   "econnrefused",
-                                                   "econnreset",
-                                                   "etimedout",
-                                                   "emfile",
-                                                   "connect_errors",
-                                                   "accept_errors",
-                                                   "read_errors",
-                                                   "write_errors",
-                                                   "errors_total",
-                                                   "resets",
-                                                   "unfinished",
-                                                   "lat_p50_us",
-                                                   "lat_p90_us",
-                                                   "lat_p99_us",
-                                                   "lat_max_us",
-                                                   "server_port",
-                                                   "client_ports",
-                                                   "connected",
-                                                   "server_forced_closes",
-                                                   "census_settled",
-                                                   "tcpext_tw",
-                                                   "tcpext_tw_recycled",
-                                                   "tcpext_tw_killed",
-                                                   "tcpext_tw_overflow",
-                                                   "tcpext_listen_overflows",
-                                                   "tcpext_listen_drops",
-                                                   "tw_reuse",
-                                                   "tw_reuse_delay_ms",
-                                                   "port_min",
-                                                   "port_max",
-                                                   "max_tw_buckets",
-                                                   "sockstat_tw",
-                                                   "client_bind_failures",
-                                                   "client_bind_eaddrinuse",
-                                                   "connect_eaddrnotavail",
-                                                   "first_connect_failure_s",
-                                                   "completed_before_failure",
-                                                   "conn_per_s_before_failure",
-                                                   "conn_per_s_after_failure",
-                                                   "restarts",
-                                                   "restarts_failed",
-                                                   "bind_fail_per_s",
-                                                   "restart_downtime_p50_ms",
-                                                   "restart_downtime_max_ms",
-                                                   "server_down_ms",
-                                                   "accept_queue_lost",
-                                                   "time_wait_at_start",
-                                                   "rebind_wait_ms",
-                                                   "not_accepted"};
+  static const std::vector<std::string> columns =
+      ColumnNames(ColumnGroup::kCounter);
   return columns;
 }
 
 std::vector<std::string> CsvColumns() {
   std::vector<std::string> columns;
-  for (const auto* part :
-       {&IdentityColumns(), &SettingsColumns(), &CounterColumns()}) {
-    columns.insert(columns.end(), part->begin(), part->end());
+  for (const Column& c : Columns()) {
+    if (c.group != ColumnGroup::kJsonOnly) columns.emplace_back(c.name);
   }
-  columns.emplace_back("real_time_s");
-  columns.insert(columns.end(), ContextColumns().begin(),
-                 ContextColumns().end());
   return columns;
 }
 
@@ -277,6 +174,9 @@ void CsvWriter::WriteHeader() {
 
 void CsvWriter::WriteRow(const Run& run) {
   if (run.report_big_o || run.report_rms) return;
+  for (const auto& [name, counter] : run.counters) {
+    if (!IsKnownCounter(name)) unknown_counters_.insert(name);
+  }
   std::vector<std::string> cells;
   AppendIdentity(run, cells);
   const Scenario* scenario =

@@ -97,47 +97,4 @@ std::string Validate(const Scenario& s) {
   return {};
 }
 
-std::string SettingsName(const Scenario& s) {
-  std::string name;
-  name += "reuseaddr:" + std::to_string(s.reuseaddr ? 1 : 0);
-  name += "/reuseport:" + std::to_string(s.reuseport ? 1 : 0);
-  name += "/closer:" + std::string(ToString(s.closer));
-  name += "/conc:" + std::to_string(s.concurrency);
-  name += "/payload:" + std::to_string(s.payload);
-  name += "/family:" + std::string(ToString(s.family));
-  // Loopback is the default and stays out of the name, so names of runs
-  // from before topologies existed still match.
-  if (s.topology == Topology::kVeth) name += "/topology:veth";
-  const TcpKnobs& k = s.knobs;
-  if (k.tw_reuse) name += "/tw_reuse:" + std::to_string(*k.tw_reuse);
-  if (k.tw_reuse_delay_ms) {
-    name += "/tw_reuse_delay:" + std::to_string(*k.tw_reuse_delay_ms);
-  }
-  if (k.port_range) {
-    name += "/port_range:" + std::to_string(k.port_range->first) + "-" +
-            std::to_string(k.port_range->second);
-  }
-  if (k.max_tw_buckets) {
-    name += "/max_tw_buckets:" + std::to_string(*k.max_tw_buckets);
-  }
-  // The default (ephemeral, SO_REUSEADDR off) stays out, so names from
-  // before client binding existed still match.
-  if (s.client_bind != ClientBind::kEphemeral || s.client_reuseaddr) {
-    name += "/client_bind:" + std::string(ToString(s.client_bind));
-    if (s.client_bind == ClientBind::kRange) {
-      name += "/client_ports:" + std::to_string(s.client_port_min) + "-" +
-              std::to_string(s.client_port_max);
-    }
-    name += "/client_reuseaddr:" + std::to_string(s.client_reuseaddr ? 1 : 0);
-  }
-  // Only when set: names of runs without restarts stay as they were.
-  if (s.restart_every != 0) {
-    name += "/restart_every:" + std::to_string(s.restart_every);
-  }
-  if (s.new_reuseaddr) {
-    name += "/new_reuseaddr:" + std::to_string(*s.new_reuseaddr ? 1 : 0);
-  }
-  return name;
-}
-
 }  // namespace twbench

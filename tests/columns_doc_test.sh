@@ -1,12 +1,19 @@
 #!/usr/bin/env bash
-# Every column the binary writes is documented in results/README.md (a table
-# row starting with the column's name in backquotes), and the README's count
-# of columns is the header's.
+# results/README.md's column tables are the binary's column table
+# (`twbench --list_columns=markdown`), byte for byte; every column the binary
+# writes has a row there, and the README's count of columns is the header's.
 set -uo pipefail
 bin="${TWBENCH_BINARY:?TWBENCH_BINARY must name the twbench binary}"
 src="${TWBENCH_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
 source "$src/tests/lib/check.sh"
 readme="$src/results/README.md"
+
+expect_status "--list_columns=markdown" 0 "$bin" --list_columns=markdown
+mv "$TMP/out" "$TMP/generated.md"
+sed -n '/^<!-- BEGIN twbench --list_columns=markdown/,/^<!-- END twbench --list_columns=markdown/{//!p}' \
+  "$readme" >"$TMP/readme.md"
+check "results/README.md's column tables are --list_columns=markdown (regenerate the block between the BEGIN/END markers)" \
+  diff -u "$TMP/readme.md" "$TMP/generated.md"
 
 # One RST run of one connection: the header is the same for every run.
 expect_status "a one-connection run writes a CSV" 0 "$bin" --closer=rst \

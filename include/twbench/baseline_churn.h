@@ -12,7 +12,8 @@
 namespace twbench {
 
 // Why the baseline cannot run the scenario ("" when it can): it fails
-// Validate(), or asks for what the baseline does not do (another closer, a
+// Validate(), or asks for what the baseline does not do: any setting the
+// settings table marks unsupported, away from its default (another closer, a
 // payload, veth, knobs, restarts, client binding); doing less than asked
 // would measure something else.
 std::string WhyNotBaseline(const Scenario& scenario);

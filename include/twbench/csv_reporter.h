@@ -9,6 +9,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <ostream>
 #include <string>
 #include <string_view>
@@ -19,11 +20,11 @@
 
 namespace twbench {
 
-// The counters every churn benchmark reports, in column order.
+// The counter columns, in CSV order (columns.h has the whole table).
 const std::vector<std::string>& CounterColumns();
 
 // Every column of the CSV, in order: identity, settings, counters,
-// real_time_s, context. results/README.md documents each.
+// real_time_s, context (the column table, columns.h).
 std::vector<std::string> CsvColumns();
 
 // One CSV field per RFC 4180: quoted when it holds a comma, a quote, CR or
@@ -47,6 +48,11 @@ class CsvWriter {
   // Writes one row and flushes, so a row measured is a row kept. Writes
   // nothing for complexity rows (BigO, RMS): they are fits, not runs.
   void WriteRow(const benchmark::BenchmarkReporter::Run& run);
+  // Counters a run set that have no row in the column table (columns.h):
+  // a bug, reported by the caller, never a silently dropped column.
+  const std::set<std::string>& unknown_counters() const {
+    return unknown_counters_;
+  }
 
  private:
   // The cells read from counters that hold a setting, not a measurement
@@ -60,6 +66,7 @@ class CsvWriter {
   ScenarioLookup lookup_;
   // Per run name: the cells its repetitions agree on.
   std::map<std::string, std::vector<std::string>> repetition_context_;
+  std::set<std::string> unknown_counters_;
 };
 
 // A display reporter that forwards to another (the console) and also writes

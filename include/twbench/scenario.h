@@ -112,12 +112,10 @@ std::optional<ClientBind> ParseClientBind(std::string_view text);
 // what it accepts.
 std::string Validate(const Scenario& scenario);
 
-// "reuseaddr:0/reuseport:0/closer:server/conc:64/payload:0/family:ipv4",
-// then each knob that is set ("/tw_reuse:0/port_range:40000-40999"), then
-// the client's binding when not the default
-// ("/client_bind:range/client_ports:20000-20999/client_reuseaddr:0") and
-// the restart settings when set ("/restart_every:500/new_reuseaddr:1"): the
-// settings as they stand in a benchmark's name.
+// The settings as they stand in a benchmark's name
+// ("reuseaddr:0/reuseport:0/closer:server/conc:64/payload:0/family:ipv4",
+// then those away from their default: "/topology:veth/tw_reuse:0/..."):
+// spelled by the settings table (settings.h, harness/settings.cpp).
 std::string SettingsName(const Scenario& scenario);
 
 }  // namespace twbench
