@@ -35,6 +35,8 @@ enum class ClientBind {
                  // picks the port at connect(), knowing the 4-tuple
 };
 
+// One run's settings. Each field is a row of the settings table
+// (settings.h), which spells it in flags, names and CSV columns.
 struct Scenario {
   // Socket options of the listener (set before bind, read back by tests).
   bool reuseaddr = false;  // SO_REUSEADDR
@@ -57,8 +59,8 @@ struct Scenario {
   // Deadline of one connection, from connect start to its end.
   double connection_timeout_s = 5.0;
 
-  // Per-namespace kernel knobs set for this run (unset: the namespace's
-  // default). They need a network namespace of the run's own.
+  // Per-namespace kernel knobs (unset: the namespace's default); they need a
+  // network namespace of the run's own.
   TcpKnobs knobs;
 
   // false: the server listens but never accepts (a stalled server).
@@ -67,32 +69,22 @@ struct Scenario {
   // same options to the same address and port ("restart the server").
   bool rebind_after = true;
 
-  // How the client gets its port. Any setting but the default (ephemeral,
-  // SO_REUSEADDR off) makes the harness create the client socket itself.
+  // How the client gets its port; anything but the default (ephemeral,
+  // SO_REUSEADDR off) makes the harness create the client socket itself
+  // (docs/client-ports.md).
   ClientBind client_bind = ClientBind::kEphemeral;
-  // The ports client_bind=range walks through, wrapping; by default below
-  // the default ip_local_port_range (32768-60999), so they never collide
-  // with ports the kernel hands out by itself.
+  // The ports client_bind=range walks through, wrapping; below the default
+  // ip_local_port_range, so they never meet the kernel's own choices.
   int client_port_min = 20000;
   int client_port_max = 20999;
   bool client_reuseaddr = false;  // SO_REUSEADDR on the client socket
-  // Listener restarts during the churn. 0: never. K > 0: after every K-th
-  // connection accepted since the last (re)start, the server closes its
-  // listener and at once binds a new socket to the same address and port,
-  // retrying with a bounded backoff (1 ms doubling to 50 ms) until it is
-  // listening again or `restart_max_wait_s` has passed since the close.
-  // After that the restart has failed and the server stays down for the rest
-  // of the run (every connect is refused), as a server that exits when it
-  // cannot bind.
+  // 0: no restarts. K: the listener closes and rebinds after every K-th
+  // accept, retrying up to restart_max_wait_s (docs/restarts.md).
   int restart_every = 0;
-  // SO_REUSEADDR of every NEW listener socket: the restarts and the rebind
-  // after the run. Unset: the same as `reuseaddr`. The kernel decides a bind
-  // by the options of the new socket and of every socket still on the port
-  // (accepted and TIME_WAIT sockets inherit the listener's), so the old and
-  // new policy are set apart to measure every combination.
+  // SO_REUSEADDR of every new listener (restarts, the rebind); unset: as
+  // `reuseaddr`. Set apart because the kernel decides a bind by both sides'.
   std::optional<bool> new_reuseaddr;
-  // Longest a restart retries; 65 s is past Linux's fixed 60 s TIME_WAIT, so
-  // a long enough run shows a restart blocked by TIME_WAIT come back.
+  // Past Linux's fixed 60 s TIME_WAIT, so a blocked restart can come back.
   double restart_max_wait_s = 65.0;
 };
 
