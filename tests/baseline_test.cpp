@@ -30,14 +30,14 @@ TEST(BaselineChurnTest, CompletesBudgetWithoutErrors) {
   test::InFreshNetns([] {
     const ChurnStats st = RunBaselineChurn(Small(2000));
     ASSERT_TRUE(st.fatal.empty()) << st.fatal;
-    EXPECT_EQ(st.attempted, 2000u);
-    EXPECT_EQ(st.completed, 2000u);
-    EXPECT_EQ(st.accepted, 2000u);
-    EXPECT_EQ(st.errors.Total(), 0u) << st.errors.Summary();
-    EXPECT_EQ(st.unfinished, 0u);
-    EXPECT_EQ(st.latency.count(), 2000u);
-    EXPECT_FALSE(st.hit_time_limit);
-    EXPECT_GT(st.seconds, 0);
+    EXPECT_EQ(st.client.attempted, 2000u);
+    EXPECT_EQ(st.client.completed, 2000u);
+    EXPECT_EQ(st.server.accepted, 2000u);
+    EXPECT_EQ(st.errors().Total(), 0u) << st.errors().Summary();
+    EXPECT_EQ(st.client.unfinished, 0u);
+    EXPECT_EQ(st.client.latency.count(), 2000u);
+    EXPECT_FALSE(st.client.hit_time_limit);
+    EXPECT_GT(st.client.seconds, 0);
     EXPECT_NE(st.server_port, 0);
     // Server-side close: the TIME_WAIT is on the server's port, none on the
     // client's, as with the engine. A SYN that meets a TIME_WAIT of the
@@ -64,8 +64,8 @@ TEST(BaselineChurnTest, Ipv6CompletesToo) {
     b.family = Family::kIPv6;
     const ChurnStats st = RunBaselineChurn(b);
     ASSERT_TRUE(st.fatal.empty()) << st.fatal;
-    EXPECT_EQ(st.completed, 300u);
-    EXPECT_EQ(st.errors.Total(), 0u) << st.errors.Summary();
+    EXPECT_EQ(st.client.completed, 300u);
+    EXPECT_EQ(st.errors().Total(), 0u) << st.errors().Summary();
   });
 }
 
@@ -87,22 +87,23 @@ TEST(BaselineChurnTest, StopsAtTimeLimitWhenServerNeverAccepts) {
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
             .count();
     ASSERT_TRUE(st.fatal.empty()) << st.fatal;
-    EXPECT_EQ(st.completed, 0u);
-    EXPECT_EQ(st.accepted, 0u);
-    EXPECT_TRUE(st.hit_time_limit);
-    EXPECT_GE(st.seconds, 0.7);
+    EXPECT_EQ(st.client.completed, 0u);
+    EXPECT_EQ(st.server.accepted, 0u);
+    EXPECT_TRUE(st.client.hit_time_limit);
+    EXPECT_GE(st.client.seconds, 0.7);
     EXPECT_LT(wall, 3.0);  // bounded: the limit plus one sweep, not the budget
     // Deadlines struck in both places: the connects the queue took waited
     // for a FIN (read), the later ones for a handshake (connect).
-    EXPECT_GT(st.errors.ByName("ETIMEDOUT"), 0u) << st.errors.Summary();
-    EXPECT_EQ(st.errors.ByName("ETIMEDOUT"), st.errors.Total())
-        << st.errors.Summary();
-    EXPECT_GT(st.errors.At(Step::kRead, "ETIMEDOUT"), 0u)
-        << st.errors.Summary();
-    EXPECT_GT(st.errors.At(Step::kConnect, "ETIMEDOUT"), 0u)
-        << st.errors.Summary();
-    EXPECT_EQ(st.attempted,
-              st.errors.Total() + st.unfinished);  // every one accounted for
+    EXPECT_GT(st.errors().ByName("ETIMEDOUT"), 0u) << st.errors().Summary();
+    EXPECT_EQ(st.errors().ByName("ETIMEDOUT"), st.errors().Total())
+        << st.errors().Summary();
+    EXPECT_GT(st.errors().At(Step::kRead, "ETIMEDOUT"), 0u)
+        << st.errors().Summary();
+    EXPECT_GT(st.errors().At(Step::kConnect, "ETIMEDOUT"), 0u)
+        << st.errors().Summary();
+    EXPECT_EQ(
+        st.client.attempted,
+        st.errors().Total() + st.client.unfinished);  // every one accounted for
   });
 }
 
@@ -118,10 +119,10 @@ TEST(BaselineChurnTest, StopFlagEndsTheRun) {
     });
     const ChurnStats st = RunBaselineChurn(b, &stop);
     stopper.join();
-    EXPECT_TRUE(st.hit_time_limit);
-    EXPECT_LT(st.seconds, 5.0);
-    EXPECT_GT(st.completed, 0u);
-    EXPECT_EQ(st.errors.Total(), 0u) << st.errors.Summary();
+    EXPECT_TRUE(st.client.hit_time_limit);
+    EXPECT_LT(st.client.seconds, 5.0);
+    EXPECT_GT(st.client.completed, 0u);
+    EXPECT_EQ(st.errors().Total(), 0u) << st.errors().Summary();
   });
 }
 
