@@ -24,6 +24,7 @@ namespace {
 
 constexpr std::uint64_t kSweepNs = 10'000'000;  // as the engine's sweep timer
 constexpr int kMaxEvents = 256;
+constexpr int kAcceptPauseMs = 1;  // as the engine's accept throttle
 
 // ------------------------------------------------------------------ server
 
@@ -53,12 +54,14 @@ class BaselineServer {
   void Run() {
     epoll_event events[2];
     for (;;) {
-      const int n = epoll_wait(epoll_.get(), events, 2, -1);
+      const int n =
+          epoll_wait(epoll_.get(), events, 2, paused_ ? kAcceptPauseMs : -1);
       if (n < 0 && errno == EINTR) continue;
       if (n < 0) return;  // EBADF/EINVAL: a bug; the client's deadlines end it
+      if (paused_) Watch(EPOLLIN);
       for (int i = 0; i < n; ++i) {
         if (events[i].data.fd == stop_.get()) return;
-        AcceptAll();
+        if (!paused_) AcceptAll();
       }
     }
   }
@@ -82,15 +85,34 @@ class BaselineServer {
       }
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) return;
-      stats_->errors.Add(Step::kAccept, -errno);  // EMFILE, ECONNABORTED, ...
+      const int err = errno;
+      stats_->errors.Add(Step::kAccept, -err);  // EMFILE, ECONNABORTED, ...
+      if (ShouldBackOff(err)) Pause();
       return;
     }
+  }
+
+  // Out of fds the listener stays readable and accept(2) fails at once: stop
+  // watching it for 1 ms instead of spinning, while connections close.
+  void Pause() {
+    ++stats_->accept_pauses;
+    Watch(0);
+  }
+
+  // EPOLLIN: the listener is watched (paused_ false); 0: paused.
+  void Watch(std::uint32_t events) {
+    epoll_event ev{};
+    ev.events = events;
+    ev.data.fd = listener_;
+    epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, listener_, &ev);
+    paused_ = events == 0;
   }
 
   int listener_;
   ServerStats* stats_;
   UniqueFd epoll_;
   UniqueFd stop_;
+  bool paused_ = false;  // the listener is out of the epoll set's interest
 };
 
 // ------------------------------------------------------------------ client
