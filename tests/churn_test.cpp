@@ -153,8 +153,7 @@ TEST(ChurnTest, RebindAfterServerCloseFailsWithoutReuseaddr) {
     EXPECT_EQ(st.errors().At(Step::kBind, "EADDRINUSE"), 1u);
     EXPECT_EQ(st.errors().Total(), 1u) << st.errors().Summary();
     // What held the port: the server ends in TIME_WAIT.
-    EXPECT_NE(st.server.rebind.blockers.find("TIME_WAIT="),
-              std::string::npos)
+    EXPECT_NE(st.server.rebind.blockers.find("TIME_WAIT="), std::string::npos)
         << st.server.rebind.blockers;
   });
 }
@@ -182,8 +181,7 @@ TEST(ChurnTest, RebindAfterServerCloseSucceedsWithReuseaddr) {
     ExpectTimeWaitNear(TimeWait(Family::kIPv4, st.server_port, {}),
                        st.client.client_ports_distinct);
     ASSERT_TRUE(st.server.rebind.attempted);
-    EXPECT_TRUE(st.server.rebind.bound)
-        << uv_err_name(st.server.rebind.error);
+    EXPECT_TRUE(st.server.rebind.bound) << uv_err_name(st.server.rebind.error);
     EXPECT_EQ(st.errors().Total(), 0u) << st.errors().Summary();
   });
 }
