@@ -85,11 +85,11 @@ void BM_Baseline(benchmark::State& state, const Scenario& b) {
     SetCounters(state, m);
     if (g_interrupted.load()) {
       state.SetLabel("interrupted");
-    } else if (m.stats.hit_time_limit) {
+    } else if (m.stats.client.hit_time_limit) {
       state.SetLabel("time_limit");
     }
-    if (!m.stats.errors.Summary().empty()) {
-      spdlog::info("BM_Baseline: {}", m.stats.errors.Summary());
+    if (!m.stats.errors().Summary().empty()) {
+      spdlog::info("BM_Baseline: {}", m.stats.errors().Summary());
     }
   }
 }

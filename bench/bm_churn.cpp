@@ -121,7 +121,7 @@ class RunSampler {
         static_cast<double>(r.tick_ns_max) / 1e3,
         static_cast<double>(r.last_tick_ns) / 1e3,
         m.samples.empty() ? 0 : m.samples.back().time_wait, r.cpu_s,
-        m.stats.seconds);
+        m.stats.client.seconds);
     sampler_.reset();
   }
 
@@ -269,15 +269,17 @@ double Ms(std::uint64_t ns) { return static_cast<double>(ns) / 1e6; }
 // bind()/listen() of a listener: restarts and the final rebind) is above.
 void SetRestartCounters(benchmark::UserCounters& c, const ChurnStats& st) {
   const double bind_failures = static_cast<double>(
-      st.errors.AtStep(Step::kBind) + st.errors.AtStep(Step::kListen));
-  c["restarts"] = static_cast<double>(st.restarts);
-  c["restarts_failed"] = static_cast<double>(st.restarts_failed);
-  c["bind_fail_per_s"] = st.seconds > 0 ? bind_failures / st.seconds : 0;
+      st.errors().AtStep(Step::kBind) + st.errors().AtStep(Step::kListen));
+  c["restarts"] = static_cast<double>(st.server.restarts);
+  c["restarts_failed"] = static_cast<double>(st.server.restarts_failed);
+  c["bind_fail_per_s"] =
+      st.client.seconds > 0 ? bind_failures / st.client.seconds : 0;
   // 0 when no restart completed (see restarts, restarts_failed).
-  c["restart_downtime_p50_ms"] = Ms(st.restart_downtime.Percentile(0.50));
-  c["restart_downtime_max_ms"] = Ms(st.restart_downtime.max_ns());
-  c["server_down_ms"] = Ms(st.server_down_ns);
-  c["accept_queue_lost"] = static_cast<double>(st.accept_queue_lost);
+  c["restart_downtime_p50_ms"] =
+      Ms(st.server.restart_downtime.Percentile(0.50));
+  c["restart_downtime_max_ms"] = Ms(st.server.restart_downtime.max_ns());
+  c["server_down_ms"] = Ms(st.server.server_down_ns);
+  c["accept_queue_lost"] = static_cast<double>(st.server.accept_queue_lost);
 }
 
 // Client port binding and port exhaustion: where the client's attempts fail
@@ -285,33 +287,37 @@ void SetRestartCounters(benchmark::UserCounters& c, const ChurnStats& st) {
 // where there was no failure: no time, no rate after it.
 void SetClientBindCounters(benchmark::UserCounters& c, const ChurnStats& st) {
   const double nan = std::numeric_limits<double>::quiet_NaN();
-  const ErrorCounts& e = st.errors;
-  c["client_bind_failures"] = static_cast<double>(st.client_bind_failures);
+  const ErrorCounts e = st.errors();
+  c["client_bind_failures"] =
+      static_cast<double>(st.client.client_bind_failures);
   // Not e.At(Step::kBind, ...): that step holds the listener's too.
-  c["client_bind_eaddrinuse"] = static_cast<double>(st.client_bind_eaddrinuse);
+  c["client_bind_eaddrinuse"] =
+      static_cast<double>(st.client.client_bind_eaddrinuse);
   c["connect_eaddrnotavail"] =
       static_cast<double>(e.At(Step::kConnect, "EADDRNOTAVAIL"));
-  const double before = static_cast<double>(st.completed_before_failure);
+  const double before = static_cast<double>(st.client.completed_before_failure);
   c["completed_before_failure"] = before;
-  if (!st.first_connect_failure_s) {
+  if (!st.client.first_connect_failure_s) {
     c["first_connect_failure_s"] = nan;
     c["conn_per_s_before_failure"] =
-        st.seconds > 0 ? static_cast<double>(st.completed) / st.seconds : 0;
+        st.client.seconds > 0
+            ? static_cast<double>(st.client.completed) / st.client.seconds
+            : 0;
     c["conn_per_s_after_failure"] = nan;
     return;
   }
-  const double t = *st.first_connect_failure_s;
+  const double t = *st.client.first_connect_failure_s;
   c["first_connect_failure_s"] = t;
   c["conn_per_s_before_failure"] = t > 0 ? before / t : nan;
-  const double after = static_cast<double>(st.completed) - before;
+  const double after = static_cast<double>(st.client.completed) - before;
   c["conn_per_s_after_failure"] =
-      st.seconds > t ? after / (st.seconds - t) : nan;
+      st.client.seconds > t ? after / (st.client.seconds - t) : nan;
 }
 
 void SetCounters(benchmark::State& state, const Measured& m) {
   const ChurnStats& st = m.stats;
   const Census& census = m.census;
-  const double done = static_cast<double>(st.completed);
+  const double done = static_cast<double>(st.client.completed);
   const double tw = static_cast<double>(census.server + census.client);
   auto& c = state.counters;
   SetRunCounters(c, st);
@@ -319,9 +325,10 @@ void SetCounters(benchmark::State& state, const Measured& m) {
   c["time_wait_server"] = static_cast<double>(census.server);
   c["time_wait_client"] = static_cast<double>(census.client);
   c["time_wait_per_conn"] = done > 0 ? tw / done : 0;
-  c["rebind_ok"] = st.rebind.bound ? 1 : 0;
-  c["client_ports"] = static_cast<double>(st.client_ports_distinct);
-  c["server_forced_closes"] = static_cast<double>(st.server_forced_closes);
+  c["rebind_ok"] = st.server.rebind.bound ? 1 : 0;
+  c["client_ports"] = static_cast<double>(st.client.client_ports_distinct);
+  c["server_forced_closes"] =
+      static_cast<double>(st.server.server_forced_closes);
   c["census_settled"] = census.settled ? 1 : 0;
   c["isolated"] = m.isolated ? 1 : 0;
   // TcpExt counts the whole namespace and cannot be filtered by port: in the
@@ -353,19 +360,21 @@ void SetCounters(benchmark::State& state, const Measured& m) {
   SetRestartCounters(c, st);
   // The rebind's wait for the run's sockets on the server port to finish
   // closing on the wire (at most 1 s; 0 when no rebind was attempted).
-  c["rebind_wait_ms"] = Ms(st.rebind.wait_ns);
+  c["rebind_wait_ms"] = Ms(st.server.rebind.wait_ns);
   // Established at the client, never accepted by the server (e.g. dropped
   // by libuv when out of fds): docs/engine-limits.md.
-  c["not_accepted"] = static_cast<double>(st.not_accepted);
+  c["not_accepted"] = static_cast<double>(st.not_accepted());
 }
 
 std::string Label(const ChurnStats& st) {
   std::string label = "rebind=";
-  label += st.rebind.bound ? "bound" : uv_err_name(st.rebind.error);
-  if (!st.rebind.blockers.empty()) label += "(" + st.rebind.blockers + ")";
+  label +=
+      st.server.rebind.bound ? "bound" : uv_err_name(st.server.rebind.error);
+  if (!st.server.rebind.blockers.empty())
+    label += "(" + st.server.rebind.blockers + ")";
   if (g_interrupted.load()) {
     label += ",interrupted";
-  } else if (st.hit_time_limit) {
+  } else if (st.client.hit_time_limit) {
     label += ",time_limit";
   }
   return label;
@@ -395,8 +404,8 @@ void BM_Churn(benchmark::State& state, const Scenario& s) {
     }
     SetCounters(state, m);
     state.SetLabel(Label(st));
-    if (!st.errors.Summary().empty()) {
-      spdlog::info("{}: {}", SettingsName(s), st.errors.Summary());
+    if (!st.errors().Summary().empty()) {
+      spdlog::info("{}: {}", SettingsName(s), st.errors().Summary());
     }
   }
 }

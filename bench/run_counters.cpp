@@ -11,14 +11,14 @@ double Us(std::uint64_t ns) { return static_cast<double>(ns) / 1e3; }
 }  // namespace
 
 void SetRunCounters(benchmark::UserCounters& c, const ChurnStats& st) {
-  const ErrorCounts& e = st.errors;
-  const double done = static_cast<double>(st.completed);
+  const ErrorCounts e = st.errors();
+  const double done = static_cast<double>(st.client.completed);
   c["connections"] = done;
-  c["attempted"] = static_cast<double>(st.attempted);
-  c["accepted"] = static_cast<double>(st.accepted);
-  c["connected"] = static_cast<double>(st.connected);
-  c["seconds"] = st.seconds;
-  c["conn_per_s"] = st.seconds > 0 ? done / st.seconds : 0;
+  c["attempted"] = static_cast<double>(st.client.attempted);
+  c["accepted"] = static_cast<double>(st.server.accepted);
+  c["connected"] = static_cast<double>(st.client.connected);
+  c["seconds"] = st.client.seconds;
+  c["conn_per_s"] = st.client.seconds > 0 ? done / st.client.seconds : 0;
   // Every failed bind()/listen(): a listener's (restarts, the rebind) and
   // the client's own binds.
   c["bind_failures"] =
@@ -34,12 +34,12 @@ void SetRunCounters(benchmark::UserCounters& c, const ChurnStats& st) {
   c["read_errors"] = static_cast<double>(e.AtStep(Step::kRead));
   c["write_errors"] = static_cast<double>(e.AtStep(Step::kWrite));
   c["errors_total"] = static_cast<double>(e.Total());
-  c["resets"] = static_cast<double>(st.resets);
-  c["unfinished"] = static_cast<double>(st.unfinished);
-  c["lat_p50_us"] = Us(st.latency.Percentile(0.50));
-  c["lat_p90_us"] = Us(st.latency.Percentile(0.90));
-  c["lat_p99_us"] = Us(st.latency.Percentile(0.99));
-  c["lat_max_us"] = Us(st.latency.max_ns());
+  c["resets"] = static_cast<double>(st.client.resets);
+  c["unfinished"] = static_cast<double>(st.client.unfinished);
+  c["lat_p50_us"] = Us(st.client.latency.Percentile(0.50));
+  c["lat_p90_us"] = Us(st.client.latency.Percentile(0.90));
+  c["lat_p99_us"] = Us(st.client.latency.Percentile(0.99));
+  c["lat_max_us"] = Us(st.client.latency.max_ns());
   c["server_port"] = st.server_port;
 }
 

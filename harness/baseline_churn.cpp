@@ -11,12 +11,12 @@
 #include <uv.h>
 
 #include <cerrno>
-#include <chrono>
 #include <cstring>
 #include <thread>
 #include <vector>
 
 #include "twbench/listener.h"
+#include "twbench/run_clock.h"
 #include "twbench/settings.h"
 #include "twbench/unique_fd.h"
 
@@ -25,24 +25,14 @@ namespace {
 
 constexpr std::uint64_t kSweepNs = 10'000'000;  // as the engine's sweep timer
 constexpr int kMaxEvents = 256;
-
-std::uint64_t NowNs() {
-  return static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(
-          std::chrono::steady_clock::now().time_since_epoch())
-          .count());
-}
-
-std::uint64_t SecondsToNs(double s) {
-  return static_cast<std::uint64_t>(s * 1e9);
-}
+constexpr int kAcceptPauseMs = 1;  // as the engine's accept throttle
 
 // ------------------------------------------------------------------ server
 
 // Accepts and closes at once until told to stop through the eventfd.
 class BaselineServer {
  public:
-  BaselineServer(int listener, ChurnStats* stats)
+  BaselineServer(int listener, ServerStats* stats)
       : listener_(listener), stats_(stats) {}
 
   // Setup that must not fail: "" or the call that failed and its errno.
@@ -65,12 +55,14 @@ class BaselineServer {
   void Run() {
     epoll_event events[2];
     for (;;) {
-      const int n = epoll_wait(epoll_.get(), events, 2, -1);
+      const int n =
+          epoll_wait(epoll_.get(), events, 2, paused_ ? kAcceptPauseMs : -1);
       if (n < 0 && errno == EINTR) continue;
       if (n < 0) return;  // EBADF/EINVAL: a bug; the client's deadlines end it
+      if (paused_) Watch(EPOLLIN);
       for (int i = 0; i < n; ++i) {
         if (events[i].data.fd == stop_.get()) return;
-        AcceptAll();
+        if (!paused_) AcceptAll();
       }
     }
   }
@@ -94,15 +86,34 @@ class BaselineServer {
       }
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) return;
-      stats_->errors.Add(Step::kAccept, -errno);  // EMFILE, ECONNABORTED, ...
+      const int err = errno;
+      stats_->errors.Add(Step::kAccept, -err);  // EMFILE, ECONNABORTED, ...
+      if (ShouldBackOff(err)) Pause();
       return;
     }
   }
 
+  // Out of fds the listener stays readable and accept(2) fails at once: stop
+  // watching it for 1 ms instead of spinning, while connections close.
+  void Pause() {
+    ++stats_->accept_pauses;
+    Watch(0);
+  }
+
+  // EPOLLIN: the listener is watched (paused_ false); 0: paused.
+  void Watch(std::uint32_t events) {
+    epoll_event ev{};
+    ev.events = events;
+    ev.data.fd = listener_;
+    epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, listener_, &ev);
+    paused_ = events == 0;
+  }
+
   int listener_;
-  ChurnStats* stats_;
+  ServerStats* stats_;
   UniqueFd epoll_;
   UniqueFd stop_;
+  bool paused_ = false;  // the listener is out of the epoll set's interest
 };
 
 // ------------------------------------------------------------------ client
@@ -117,10 +128,10 @@ struct Slot {
 class BaselineClient {
  public:
   BaselineClient(const Scenario& b, sockaddr_storage server,
-                 const std::atomic<bool>* stop, ChurnStats* stats)
+                 const std::atomic<bool>* stop, ClientStats* stats)
       : b_(b),
         server_(server),
-        stop_(stop),
+        deadline_(b.time_limit_s, b.connection_timeout_s, stop),
         stats_(stats),
         slots_(static_cast<std::size_t>(b.concurrency)) {}
 
@@ -131,8 +142,8 @@ class BaselineClient {
   }
 
   void Run() {
-    start_ns_ = NowNs();
-    next_sweep_ns_ = start_ns_ + kSweepNs;
+    deadline_.Start(NowNs());
+    next_sweep_ns_ = deadline_.start_ns() + kSweepNs;
     for (std::size_t i = 0; i < slots_.size(); ++i) ready_.push_back(i);
     std::vector<epoll_event> events(kMaxEvents);
     std::vector<std::size_t> starting;
@@ -156,19 +167,15 @@ class BaselineClient {
       }
       if (NowNs() >= next_sweep_ns_) Sweep();
     }
-    stats_->seconds = static_cast<double>(end_ns_ - start_ns_) / 1e9;
+    stats_->seconds = deadline_.SecondsSinceStart(end_ns_);
   }
 
  private:
-  bool Stopping() const {
-    return stopping_ || (stop_ != nullptr && stop_->load());
-  }
-
   void Start(std::size_t i) {
     Slot& s = slots_[i];
     s.backoff = false;
-    if (Stopping() || stats_->attempted >= b_.connections) {
-      if (Stopping()) stats_->hit_time_limit = true;
+    if (deadline_.Stopping() || stats_->attempted >= b_.connections) {
+      if (deadline_.Stopping()) stats_->hit_time_limit = true;
       s.done = true;
       if (++done_ == slots_.size()) end_ns_ = NowNs();
       return;
@@ -179,8 +186,7 @@ class BaselineClient {
     s.fd.reset(socket(domain, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
     if (!s.fd) {
       // Out of fds or memory: wait for the next sweep, as the engine does.
-      s.backoff = errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
-                  errno == ENOMEM;
+      s.backoff = ShouldBackOff(errno);
       Fail(i, Step::kConnect, errno);
       return;
     }
@@ -240,20 +246,17 @@ class BaselineClient {
   void Sweep() {
     const std::uint64_t now = NowNs();
     next_sweep_ns_ = now + kSweepNs;
-    if (!stopping_ && (now - start_ns_ >= SecondsToNs(b_.time_limit_s) ||
-                       (stop_ != nullptr && stop_->load()))) {
-      stopping_ = true;
+    if (deadline_.StrikesNow(now)) {
       for (std::size_t i = 0; i < slots_.size(); ++i) {
         if (slots_[i].fd) ++stats_->unfinished;
       }
     }
-    const std::uint64_t timeout = SecondsToNs(b_.connection_timeout_s);
     for (std::size_t i = 0; i < slots_.size(); ++i) {
       Slot& s = slots_[i];
       if (s.done) continue;
-      if (stopping_ && s.fd) {
+      if (deadline_.Struck() && s.fd) {
         Restart(i);  // cut: counted in unfinished, not an error
-      } else if (s.fd && now - s.start_ns >= timeout) {
+      } else if (s.fd && deadline_.Overdue(s.start_ns, now)) {
         // Where it hung: no peer yet (handshake) or no FIN (read).
         sockaddr_storage peer{};
         socklen_t len = sizeof(peer);
@@ -270,14 +273,12 @@ class BaselineClient {
 
   const Scenario& b_;
   sockaddr_storage server_;
-  const std::atomic<bool>* stop_;
-  ChurnStats* stats_;
+  RunDeadline deadline_;
+  ClientStats* stats_;
   UniqueFd epoll_;
   std::vector<Slot> slots_;
   std::vector<std::size_t> ready_;  // slots to start at the next turn
   std::size_t done_ = 0;
-  bool stopping_ = false;
-  std::uint64_t start_ns_ = 0;
   std::uint64_t end_ns_ = 0;
   std::uint64_t next_sweep_ns_ = 0;
 };
@@ -309,9 +310,9 @@ ChurnStats RunBaselineChurn(const Scenario& b, const std::atomic<bool>* stop) {
     return stats;
   }
   stats.server_port = l.port;
-  ChurnStats server_stats;  // the server thread's own: no shared counters
-  BaselineServer server(l.fd.get(), &server_stats);
-  BaselineClient client(b, LoopbackAddress(b.family, l.port), stop, &stats);
+  BaselineServer server(l.fd.get(), &stats.server);
+  BaselineClient client(b, LoopbackAddress(b.family, l.port), stop,
+                        &stats.client);
   for (std::string why : {server.Init(), client.Init()}) {
     if (!why.empty()) {
       stats.fatal = why;
@@ -326,8 +327,6 @@ ChurnStats RunBaselineChurn(const Scenario& b, const std::atomic<bool>* stop) {
     server.RequestStop();
     server_thread.join();
   }
-  stats.accepted = server_stats.accepted;
-  stats.errors.Merge(server_stats.errors);
   return stats;  // the listener closes with `l`
 }
 

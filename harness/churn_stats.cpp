@@ -138,4 +138,62 @@ std::uint64_t LatencyHistogram::Percentile(double q) const {
   return max_;
 }
 
+namespace {
+template <typename T>
+void KeepFirstSet(T& mine, T other) {
+  if (mine < 0) mine = other;
+}
+}  // namespace
+
+void ClientStats::Merge(const ClientStats& o) {
+  attempted += o.attempted;
+  completed += o.completed;
+  connected += o.connected;
+  resets += o.resets;
+  unfinished += o.unfinished;
+  seconds = std::max(seconds, o.seconds);
+  hit_time_limit = hit_time_limit || o.hit_time_limit;
+  errors.Merge(o.errors);
+  latency.Merge(o.latency);
+  client_ports_distinct += o.client_ports_distinct;
+  client_bind_failures += o.client_bind_failures;
+  client_bind_eaddrinuse += o.client_bind_eaddrinuse;
+  if (o.first_connect_failure_s &&
+      (!first_connect_failure_s ||
+       *o.first_connect_failure_s < *first_connect_failure_s)) {
+    first_connect_failure_s = o.first_connect_failure_s;
+  }
+  completed_before_failure += o.completed_before_failure;
+  KeepFirstSet(client_reuseaddr, o.client_reuseaddr);
+}
+
+void ServerStats::Merge(const ServerStats& o) {
+  accepted += o.accepted;
+  server_forced_closes += o.server_forced_closes;
+  errors.Merge(o.errors);
+  KeepFirstSet(listener_reuseaddr, o.listener_reuseaddr);
+  KeepFirstSet(listener_reuseport, o.listener_reuseport);
+  if (!rebind.attempted) rebind = o.rebind;
+  restarts += o.restarts;
+  restarts_failed += o.restarts_failed;
+  restart_downtime.Merge(o.restart_downtime);
+  server_down_ns += o.server_down_ns;
+  accept_queue_lost += o.accept_queue_lost;
+  KeepFirstSet(restart_reuseaddr, o.restart_reuseaddr);
+  accept_pauses += o.accept_pauses;
+  drain_waited_for_accepts =
+      drain_waited_for_accepts || o.drain_waited_for_accepts;
+}
+
+ErrorCounts ChurnStats::errors() const {
+  ErrorCounts all = client.errors;
+  all.Merge(server.errors);
+  return all;
+}
+
+std::uint64_t ChurnStats::not_accepted() const {
+  const std::uint64_t accounted = server.accepted + server.accept_queue_lost;
+  return client.connected > accounted ? client.connected - accounted : 0;
+}
+
 }  // namespace twbench

@@ -118,7 +118,7 @@ ListenerResult MakeListener(const ListenerOptions& options) {
 }
 
 void RecordListenerFailure(const ListenerResult& result, ChurnStats* stats) {
-  stats->errors.Add(result.failed_step, result.error);
+  stats->server.errors.Add(result.failed_step, result.error);
   stats->fatal = std::string(ToString(result.failed_step)) +
                  " listener: " + uv_err_name(result.error);
 }

@@ -67,6 +67,34 @@ std::uint64_t TimeWaitOnPort(Family family, std::uint16_t port) {
   return CountTcpSockets(q).time_wait();
 }
 
+// Waits until the census shows exactly one TIME_WAIT on out.port (*seen,
+// out.time_wait_seen_s set); otherwise the reason, "" when stopped.
+std::string AwaitOneTimeWait(const ProbeSettings& s, Clock::time_point born,
+                             Clock::time_point deadline, ProbeOutcome& out,
+                             bool* seen) {
+  while (!Stopped(s)) {
+    std::uint64_t tw = 0;
+    try {
+      tw = TimeWaitOnPort(s.family, out.port);
+    } catch (const std::exception& e) {
+      return std::string("census: ") + e.what();
+    }
+    const Clock::time_point now = Clock::now();
+    if (tw == 1) {
+      out.time_wait_seen_s = SecondsBetween(born, now);
+      *seen = true;
+      return "";
+    }
+    if (tw > 1) {
+      return "census: " + std::to_string(tw) +
+             " TIME_WAIT on the port, expected 1";
+    }
+    if (now >= deadline) return "census: no TIME_WAIT on the port in time";
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return "";  // stopped
+}
+
 // Everything up to the TIME_WAIT: the old listener (kept for the caller to
 // close or not), and the reference time of the TIME_WAIT's birth.
 struct Setup {
@@ -127,30 +155,10 @@ Setup MakeOneTimeWait(const ProbeCell& cell, const ProbeSettings& s,
   // TIME_WAIT then and its 60 s timer starts there.
   st.born = Clock::now();
   client.reset();
-  while (!Stopped(s)) {
-    std::uint64_t tw = 0;
-    try {
-      tw = TimeWaitOnPort(s.family, out.port);
-    } catch (const std::exception& e) {
-      return {UniqueFd(), {}, std::string("census: ") + e.what()};
-    }
-    const Clock::time_point now = Clock::now();
-    if (tw == 1) {
-      out.time_wait_seen_s = SecondsBetween(st.born, now);
-      return st;
-    }
-    if (tw > 1) {
-      return {UniqueFd(),
-              {},
-              "census: " + std::to_string(tw) +
-                  " TIME_WAIT on the port, expected 1"};
-    }
-    if (now >= deadline) {
-      return {UniqueFd(), {}, "census: no TIME_WAIT on the port in time"};
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  return {UniqueFd(), {}, ""};  // stopped
+  bool seen = false;
+  std::string why = AwaitOneTimeWait(s, st.born, deadline, out, &seen);
+  if (!seen) return {UniqueFd(), {}, why};
+  return st;
 }
 
 }  // namespace

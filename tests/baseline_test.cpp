@@ -6,8 +6,10 @@
 
 #include <atomic>
 #include <chrono>
+#include <iostream>
 #include <thread>
 
+#include "fd_room.h"
 #include "netns_skip.h"
 #include "twbench/baseline_churn.h"
 #include "twbench/socket_census.h"
@@ -30,14 +32,14 @@ TEST(BaselineChurnTest, CompletesBudgetWithoutErrors) {
   test::InFreshNetns([] {
     const ChurnStats st = RunBaselineChurn(Small(2000));
     ASSERT_TRUE(st.fatal.empty()) << st.fatal;
-    EXPECT_EQ(st.attempted, 2000u);
-    EXPECT_EQ(st.completed, 2000u);
-    EXPECT_EQ(st.accepted, 2000u);
-    EXPECT_EQ(st.errors.Total(), 0u) << st.errors.Summary();
-    EXPECT_EQ(st.unfinished, 0u);
-    EXPECT_EQ(st.latency.count(), 2000u);
-    EXPECT_FALSE(st.hit_time_limit);
-    EXPECT_GT(st.seconds, 0);
+    EXPECT_EQ(st.client.attempted, 2000u);
+    EXPECT_EQ(st.client.completed, 2000u);
+    EXPECT_EQ(st.server.accepted, 2000u);
+    EXPECT_EQ(st.errors().Total(), 0u) << st.errors().Summary();
+    EXPECT_EQ(st.client.unfinished, 0u);
+    EXPECT_EQ(st.client.latency.count(), 2000u);
+    EXPECT_FALSE(st.client.hit_time_limit);
+    EXPECT_GT(st.client.seconds, 0);
     EXPECT_NE(st.server_port, 0);
     // Server-side close: the TIME_WAIT is on the server's port, none on the
     // client's, as with the engine. A SYN that meets a TIME_WAIT of the
@@ -64,8 +66,8 @@ TEST(BaselineChurnTest, Ipv6CompletesToo) {
     b.family = Family::kIPv6;
     const ChurnStats st = RunBaselineChurn(b);
     ASSERT_TRUE(st.fatal.empty()) << st.fatal;
-    EXPECT_EQ(st.completed, 300u);
-    EXPECT_EQ(st.errors.Total(), 0u) << st.errors.Summary();
+    EXPECT_EQ(st.client.completed, 300u);
+    EXPECT_EQ(st.errors().Total(), 0u) << st.errors().Summary();
   });
 }
 
@@ -87,22 +89,23 @@ TEST(BaselineChurnTest, StopsAtTimeLimitWhenServerNeverAccepts) {
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
             .count();
     ASSERT_TRUE(st.fatal.empty()) << st.fatal;
-    EXPECT_EQ(st.completed, 0u);
-    EXPECT_EQ(st.accepted, 0u);
-    EXPECT_TRUE(st.hit_time_limit);
-    EXPECT_GE(st.seconds, 0.7);
+    EXPECT_EQ(st.client.completed, 0u);
+    EXPECT_EQ(st.server.accepted, 0u);
+    EXPECT_TRUE(st.client.hit_time_limit);
+    EXPECT_GE(st.client.seconds, 0.7);
     EXPECT_LT(wall, 3.0);  // bounded: the limit plus one sweep, not the budget
     // Deadlines struck in both places: the connects the queue took waited
     // for a FIN (read), the later ones for a handshake (connect).
-    EXPECT_GT(st.errors.ByName("ETIMEDOUT"), 0u) << st.errors.Summary();
-    EXPECT_EQ(st.errors.ByName("ETIMEDOUT"), st.errors.Total())
-        << st.errors.Summary();
-    EXPECT_GT(st.errors.At(Step::kRead, "ETIMEDOUT"), 0u)
-        << st.errors.Summary();
-    EXPECT_GT(st.errors.At(Step::kConnect, "ETIMEDOUT"), 0u)
-        << st.errors.Summary();
-    EXPECT_EQ(st.attempted,
-              st.errors.Total() + st.unfinished);  // every one accounted for
+    EXPECT_GT(st.errors().ByName("ETIMEDOUT"), 0u) << st.errors().Summary();
+    EXPECT_EQ(st.errors().ByName("ETIMEDOUT"), st.errors().Total())
+        << st.errors().Summary();
+    EXPECT_GT(st.errors().At(Step::kRead, "ETIMEDOUT"), 0u)
+        << st.errors().Summary();
+    EXPECT_GT(st.errors().At(Step::kConnect, "ETIMEDOUT"), 0u)
+        << st.errors().Summary();
+    EXPECT_EQ(
+        st.client.attempted,
+        st.errors().Total() + st.client.unfinished);  // every one accounted for
   });
 }
 
@@ -118,10 +121,46 @@ TEST(BaselineChurnTest, StopFlagEndsTheRun) {
     });
     const ChurnStats st = RunBaselineChurn(b, &stop);
     stopper.join();
-    EXPECT_TRUE(st.hit_time_limit);
-    EXPECT_LT(st.seconds, 5.0);
-    EXPECT_GT(st.completed, 0u);
-    EXPECT_EQ(st.errors.Total(), 0u) << st.errors.Summary();
+    EXPECT_TRUE(st.client.hit_time_limit);
+    EXPECT_LT(st.client.seconds, 5.0);
+    EXPECT_GT(st.client.completed, 0u);
+    EXPECT_EQ(st.errors().Total(), 0u) << st.errors().Summary();
+  });
+}
+
+// Out of fds, accept(2) fails with EMFILE while the listener stays readable:
+// a server that retries at once spins (12.9 million EMFILE in 5 s with
+// `ulimit -n 64`). It backs off 1 ms per failure instead, counts each pause,
+// and the run still ends at its time limit.
+TEST(BaselineChurnTest, AcceptEmfileBacksOffInsteadOfSpinning) {
+  SKIP_WITHOUT_NETNS();
+  test::InFreshNetns([] {
+    Scenario b = Small(1000000);
+    b.concurrency = 32;
+    b.time_limit_s = 2;
+    b.connection_timeout_s = 0.5;
+    ChurnStats st;
+    const auto t0 = std::chrono::steady_clock::now();
+    {
+      // The listener, two epoll fds and the stop eventfd leave ~16 for
+      // sockets: the client's connects take them all, the server has none.
+      test::SoftFdLimit limit(test::LimitLeavingRoom(20));
+      ASSERT_TRUE(limit.ok());
+      st = RunBaselineChurn(b);
+    }
+    const double wall =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
+            .count();
+    ASSERT_TRUE(st.fatal.empty()) << st.fatal;
+    const std::uint64_t accept_emfile = st.errors().At(Step::kAccept, "EMFILE");
+    std::cerr << "accept EMFILE " << accept_emfile << ", pauses "
+              << st.server.accept_pauses << ", completed "
+              << st.client.completed << "\n";
+    EXPECT_GT(accept_emfile, 0u) << st.errors().Summary();
+    EXPECT_LT(accept_emfile, 10'000u);  // ~1 per ms at most, not a spin
+    EXPECT_GE(st.server.accept_pauses, accept_emfile);
+    EXPECT_TRUE(st.client.hit_time_limit);
+    EXPECT_LT(wall, 5.0);
   });
 }
 

@@ -13,12 +13,16 @@
 #include <optional>
 #include <string>
 
+#include "fd_room.h"
 #include "twbench/churn.h"
 #include "twbench/fd_limit.h"
 #include "twbench/netns.h"
 
 namespace twbench {
 namespace {
+
+using test::LimitLeavingRoom;
+using test::SoftFdLimit;
 
 // Runs `body` in a fresh network namespace, or skips with the reason.
 void Isolated(const std::function<void()>& body) {
@@ -38,37 +42,6 @@ std::uint64_t OpenFdCount() {
   return n - 1;  // the directory's own fd
 }
 
-// The soft limit that leaves exactly `room` fd numbers free below it: a new
-// fd takes the lowest free number, which must be below the limit, so holes
-// below the highest open fd count as room too.
-std::uint64_t LimitLeavingRoom(int room) {
-  int fd = 0;
-  for (int free = 0;; ++fd) {
-    if (fcntl(fd, F_GETFD) == -1 && errno == EBADF && free++ == room) break;
-  }
-  return static_cast<std::uint64_t>(fd);
-}
-
-// Sets the soft RLIMIT_NOFILE for its scope and puts the old one back (the
-// hard limit is left alone, so restoring needs no privilege).
-class SoftFdLimit {
- public:
-  explicit SoftFdLimit(std::uint64_t soft) {
-    getrlimit(RLIMIT_NOFILE, &saved_);
-    rlimit r = saved_;
-    r.rlim_cur = static_cast<rlim_t>(soft);
-    ok_ = setrlimit(RLIMIT_NOFILE, &r) == 0;
-  }
-  SoftFdLimit(const SoftFdLimit&) = delete;
-  SoftFdLimit& operator=(const SoftFdLimit&) = delete;
-  ~SoftFdLimit() { setrlimit(RLIMIT_NOFILE, &saved_); }
-  bool ok() const { return ok_; }
-
- private:
-  rlimit saved_{};
-  bool ok_ = false;
-};
-
 double SecondsSince(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
       .count();
@@ -86,15 +59,16 @@ ChurnStats RunConcurrency10000(Closer closer) {
   const double took = SecondsSince(t0);
   // Returning at all means uv_loop_close gave 0 on both loops.
   EXPECT_TRUE(st.fatal.empty()) << st.fatal;
-  EXPECT_EQ(st.attempted, 20000u);
-  EXPECT_EQ(st.completed, 20000u);
-  EXPECT_EQ(st.connected, 20000u);
-  EXPECT_EQ(st.accepted, 20000u);  // none dropped by libuv's EMFILE answer
-  EXPECT_EQ(st.not_accepted, 0u);
-  EXPECT_EQ(st.unfinished, 0u);
-  EXPECT_FALSE(st.hit_time_limit);
-  EXPECT_EQ(st.errors.Total(), 0u) << st.errors.Summary();
-  EXPECT_TRUE(st.rebind.bound) << st.rebind.blockers;
+  EXPECT_EQ(st.client.attempted, 20000u);
+  EXPECT_EQ(st.client.completed, 20000u);
+  EXPECT_EQ(st.client.connected, 20000u);
+  EXPECT_EQ(st.server.accepted,
+            20000u);  // none dropped by libuv's EMFILE answer
+  EXPECT_EQ(st.not_accepted(), 0u);
+  EXPECT_EQ(st.client.unfinished, 0u);
+  EXPECT_FALSE(st.client.hit_time_limit);
+  EXPECT_EQ(st.errors().Total(), 0u) << st.errors().Summary();
+  EXPECT_TRUE(st.server.rebind.bound) << st.server.rebind.blockers;
   EXPECT_LT(took, 15.0);
   std::cerr << SettingsName(s) << ": " << took << " s\n";
   return st;
@@ -141,17 +115,18 @@ TEST(ChurnLimitsTest, Concurrency10000ClientCloseShortOfFdsCountsAndGoesOn) {
     s.connection_timeout_s = 5;
     const ChurnStats st = RunChurn(s);
     EXPECT_TRUE(st.fatal.empty()) << st.fatal;
-    EXPECT_EQ(st.attempted, 20000u);  // the budget ended it
-    EXPECT_FALSE(st.hit_time_limit);
+    EXPECT_EQ(st.client.attempted, 20000u);  // the budget ended it
+    EXPECT_FALSE(st.client.hit_time_limit);
     // Nearly all complete; whatever did not is counted by errno name (or
     // as dropped by libuv's accept EMFILE answer).
-    EXPECT_GE(st.completed, 19000u) << st.errors.Summary();
-    EXPECT_LE(st.attempted - st.completed, st.errors.Total() + st.not_accepted)
-        << st.errors.Summary();
+    EXPECT_GE(st.client.completed, 19000u) << st.errors().Summary();
+    EXPECT_LE(st.client.attempted - st.client.completed,
+              st.errors().Total() + st.not_accepted())
+        << st.errors().Summary();
     std::cerr << "closer=client conc=10000, short of fds: completed "
-              << st.completed << ", emfile " << st.errors.ByName("EMFILE")
-              << ", not_accepted " << st.not_accepted << ", "
-              << st.errors.Summary() << "\n";
+              << st.client.completed << ", emfile "
+              << st.errors().ByName("EMFILE") << ", not_accepted "
+              << st.not_accepted() << ", " << st.errors().Summary() << "\n";
   });
 }
 
@@ -180,19 +155,20 @@ TEST(ChurnLimitsTest, OutOfFdsIsCountedAsEmfileAndTheRunEndsByItself) {
     }
     const double took = SecondsSince(t0);
     EXPECT_TRUE(st.fatal.empty()) << st.fatal;
-    EXPECT_GT(st.errors.ByName("EMFILE"), 0u) << st.errors.Summary();
-    EXPECT_GT(st.completed, 0u);
+    EXPECT_GT(st.errors().ByName("EMFILE"), 0u) << st.errors().Summary();
+    EXPECT_GT(st.client.completed, 0u);
     // Failed accept(2) calls, not a spin: libuv retries a failed accept at
     // once; the server breaks out with its spare fds, or retries 1 ms apart.
-    EXPECT_LE(st.errors.At(Step::kAccept, "EMFILE"), 10'000u);
-    EXPECT_EQ(st.attempted, 2000u);  // the budget, not the time limit, ended it
-    EXPECT_FALSE(st.hit_time_limit);
+    EXPECT_LE(st.errors().At(Step::kAccept, "EMFILE"), 10'000u);
+    EXPECT_EQ(st.client.attempted,
+              2000u);  // the budget, not the time limit, ended it
+    EXPECT_FALSE(st.client.hit_time_limit);
     EXPECT_LT(took, 10.0);
     EXPECT_EQ(OpenFdCount(), open_before);  // every socket closed again
-    RecordProperty("emfile", std::to_string(st.errors.ByName("EMFILE")));
-    std::cerr << "out of fds: " << took << " s, pauses " << st.accept_pauses
-              << ", completed " << st.completed << ", " << st.errors.Summary()
-              << "\n";
+    RecordProperty("emfile", std::to_string(st.errors().ByName("EMFILE")));
+    std::cerr << "out of fds: " << took << " s, pauses "
+              << st.server.accept_pauses << ", completed "
+              << st.client.completed << ", " << st.errors().Summary() << "\n";
   });
 }
 
@@ -224,18 +200,18 @@ TEST(ChurnLimitsTest, NoRoomForTheLoopsIsAFatalErrorNotAnAbort) {
       EXPECT_EQ(OpenFdCount(), open_before);
       if (st.fatal.empty()) {
         ran = true;
-        EXPECT_EQ(st.attempted, 50u);
-        EXPECT_GT(st.errors.ByName("EMFILE"), 0u) << st.errors.Summary();
+        EXPECT_EQ(st.client.attempted, 50u);
+        EXPECT_GT(st.errors().ByName("EMFILE"), 0u) << st.errors().Summary();
         break;
       }
       ++fatals[st.fatal];
-      EXPECT_EQ(st.errors.ByName("EMFILE"), 1u) << st.errors.Summary();
-      EXPECT_EQ(st.attempted, 0u);
+      EXPECT_EQ(st.errors().ByName("EMFILE"), 1u) << st.errors().Summary();
+      EXPECT_EQ(st.client.attempted, 0u);
       if (room == 0) {
         EXPECT_EQ(st.fatal, "bind listener: EMFILE");
-        EXPECT_EQ(st.errors.At(Step::kBind, "EMFILE"), 1u);
+        EXPECT_EQ(st.errors().At(Step::kBind, "EMFILE"), 1u);
       } else {
-        EXPECT_EQ(st.errors.At(Step::kSetup, "EMFILE"), 1u);
+        EXPECT_EQ(st.errors().At(Step::kSetup, "EMFILE"), 1u);
       }
     }
     EXPECT_TRUE(ran);

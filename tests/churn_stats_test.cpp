@@ -1,5 +1,6 @@
-// Error counts by step and errno name, and the latency histogram's
-// percentiles against exact values of known distributions.
+// Error counts by step and errno name, the latency histogram's percentiles
+// against exact values of known distributions, and the merge of per-loop
+// stats.
 #include "twbench/churn_stats.h"
 
 #include <gtest/gtest.h>
@@ -83,6 +84,73 @@ TEST(LatencyHistogramTest, MergeEqualsRecordingBoth) {
   EXPECT_EQ(a.max_ns(), both.max_ns());
   for (double q : {0.1, 0.5, 0.99})
     EXPECT_EQ(a.Percentile(q), both.Percentile(q));
+}
+
+// What N loops will do at the end of a run: each loop's part merged into one.
+TEST(ChurnStatsTest, ClientMergeSumsCountsAndKeepsTheEarliestFailure) {
+  ClientStats a;
+  a.attempted = 10;
+  a.completed = 8;
+  a.seconds = 1.5;
+  a.errors.Add(Step::kConnect, UV_ECONNREFUSED);
+  a.latency.Record(1000);
+  a.first_connect_failure_s = 0.7;
+  ClientStats b;
+  b.attempted = 5;
+  b.completed = 5;
+  b.seconds = 2.0;
+  b.hit_time_limit = true;
+  b.errors.Add(Step::kConnect, UV_ECONNREFUSED);
+  b.latency.Record(3000);
+  b.first_connect_failure_s = 0.2;
+  b.client_reuseaddr = 1;
+  a.Merge(b);
+  EXPECT_EQ(a.attempted, 15u);
+  EXPECT_EQ(a.completed, 13u);
+  EXPECT_EQ(a.seconds, 2.0);  // the loops ran side by side
+  EXPECT_TRUE(a.hit_time_limit);
+  EXPECT_EQ(a.errors.At(Step::kConnect, "ECONNREFUSED"), 2u);
+  EXPECT_EQ(a.latency.count(), 2u);
+  EXPECT_EQ(a.latency.max_ns(), 3000u);
+  EXPECT_EQ(a.first_connect_failure_s, 0.2);
+  EXPECT_EQ(a.client_reuseaddr, 1);
+}
+
+TEST(ChurnStatsTest, ServerMergeSumsCountsAndKeepsTheFirstRebind) {
+  ServerStats a;
+  a.accepted = 7;
+  a.accept_pauses = 1;
+  a.rebind.attempted = true;
+  a.rebind.bound = true;
+  ServerStats b;
+  b.accepted = 3;
+  b.restarts = 2;
+  b.accept_pauses = 4;
+  b.errors.Add(Step::kAccept, UV_EMFILE);
+  b.restart_downtime.Record(5000);
+  b.drain_waited_for_accepts = true;
+  a.Merge(b);
+  EXPECT_EQ(a.accepted, 10u);
+  EXPECT_EQ(a.restarts, 2u);
+  EXPECT_EQ(a.accept_pauses, 5u);
+  EXPECT_EQ(a.errors.Total(), 1u);
+  EXPECT_EQ(a.restart_downtime.count(), 1u);
+  EXPECT_TRUE(a.drain_waited_for_accepts);
+  EXPECT_TRUE(a.rebind.bound);
+}
+
+TEST(ChurnStatsTest, ErrorsAndNotAcceptedComeFromBothParts) {
+  ChurnStats st;
+  st.client.connected = 100;
+  st.client.errors.Add(Step::kRead, UV_ECONNRESET);
+  st.server.accepted = 90;
+  st.server.accept_queue_lost = 4;
+  st.server.errors.Add(Step::kAccept, UV_EMFILE);
+  EXPECT_EQ(st.errors().Total(), 2u);
+  EXPECT_EQ(st.errors().At(Step::kAccept, "EMFILE"), 1u);
+  EXPECT_EQ(st.not_accepted(), 6u);
+  st.server.accepted = 200;  // floored at 0, never wraps
+  EXPECT_EQ(st.not_accepted(), 0u);
 }
 
 }  // namespace

@@ -58,14 +58,14 @@ std::uint64_t TimeWait(Family family, std::optional<std::uint16_t> local,
 
 void ExpectAllCompleted(const ChurnStats& st, std::uint64_t n) {
   EXPECT_TRUE(st.fatal.empty()) << st.fatal;
-  EXPECT_EQ(st.attempted, n);
-  EXPECT_EQ(st.completed, n);
-  EXPECT_EQ(st.accepted, n);
-  EXPECT_EQ(st.not_accepted, 0u);
-  EXPECT_EQ(st.latency.count(), n);
-  EXPECT_EQ(st.unfinished, 0u);
-  EXPECT_FALSE(st.hit_time_limit);
-  EXPECT_GT(st.seconds, 0);
+  EXPECT_EQ(st.client.attempted, n);
+  EXPECT_EQ(st.client.completed, n);
+  EXPECT_EQ(st.server.accepted, n);
+  EXPECT_EQ(st.not_accepted(), 0u);
+  EXPECT_EQ(st.client.latency.count(), n);
+  EXPECT_EQ(st.client.unfinished, 0u);
+  EXPECT_FALSE(st.client.hit_time_limit);
+  EXPECT_GT(st.client.seconds, 0);
 }
 
 TEST(ChurnTest, ListenerReuseaddrReadBackEqualsSettingBothWays) {
@@ -77,8 +77,8 @@ TEST(ChurnTest, ListenerReuseaddrReadBackEqualsSettingBothWays) {
       ASSERT_TRUE(st.fatal.empty()) << st.fatal;
       // Read from the live socket after uv_tcp_open: libuv must not have
       // changed it (uv_tcp_bind would have turned SO_REUSEADDR on).
-      EXPECT_EQ(st.listener_reuseaddr, reuseaddr ? 1 : 0);
-      EXPECT_EQ(st.listener_reuseport, reuseport ? 1 : 0);
+      EXPECT_EQ(st.server.listener_reuseaddr, reuseaddr ? 1 : 0);
+      EXPECT_EQ(st.server.listener_reuseport, reuseport ? 1 : 0);
     }
   }
 }
@@ -99,7 +99,7 @@ TEST(ChurnTest, ServerCloseLeavesTimeWaitOnServerPort) {
     const TcpExtCounters before = ReadTcpExt();
     ChurnStats st = RunChurn(Small(Closer::kServer, true));
     ExpectAllCompleted(st, 500);
-    EXPECT_EQ(st.errors.Total(), 0u) << st.errors.Summary();
+    EXPECT_EQ(st.errors().Total(), 0u) << st.errors().Summary();
     const std::uint64_t server = TimeWait(Family::kIPv4, st.server_port, {});
     EXPECT_EQ(TimeWait(Family::kIPv4, {}, st.server_port), 0u);
     // Every server end entered TIME_WAIT, no client end did.
@@ -107,7 +107,7 @@ TEST(ChurnTest, ServerCloseLeavesTimeWaitOnServerPort) {
     // The client's port is free again at once (its end closed second), and
     // a SYN that reuses a 4-tuple takes over the server's TIME_WAIT socket
     // of it: one TIME_WAIT per distinct client port remains.
-    ExpectTimeWaitNear(server, st.client_ports_distinct);
+    ExpectTimeWaitNear(server, st.client.client_ports_distinct);
   });
 }
 
@@ -118,8 +118,8 @@ TEST(ChurnTest, ClientCloseLeavesTimeWaitOnClientPorts) {
     // LAST_ACK without it (see RebindAfterClientClose below).
     ChurnStats st = RunChurn(Small(Closer::kClient, true));
     ExpectAllCompleted(st, 500);
-    EXPECT_EQ(st.errors.Total(), 0u) << st.errors.Summary();
-    EXPECT_EQ(st.client_ports_distinct, 500u);
+    EXPECT_EQ(st.errors().Total(), 0u) << st.errors().Summary();
+    EXPECT_EQ(st.client.client_ports_distinct, 500u);
     const std::uint64_t client = TimeWait(Family::kIPv4, {}, st.server_port);
     EXPECT_EQ(TimeWait(Family::kIPv4, st.server_port, {}), 0u);
     EXPECT_EQ(Delta(ReadTcpExt(), before).tw, 500u);
@@ -132,12 +132,13 @@ TEST(ChurnTest, RstCloseLeavesNoTimeWait) {
     const TcpExtCounters before = ReadTcpExt();
     ChurnStats st = RunChurn(Small(Closer::kRst, false));
     ExpectAllCompleted(st, 500);
-    EXPECT_EQ(st.errors.Total(), 0u) << st.errors.Summary();
-    EXPECT_EQ(st.resets, 500u);  // every connection ended by the server's RST
+    EXPECT_EQ(st.errors().Total(), 0u) << st.errors().Summary();
+    EXPECT_EQ(st.client.resets,
+              500u);  // every connection ended by the server's RST
     EXPECT_EQ(Delta(ReadTcpExt(), before).tw, 0u);
     EXPECT_EQ(TimeWait(Family::kIPv4, st.server_port, {}), 0u);
     EXPECT_EQ(TimeWait(Family::kIPv4, {}, st.server_port), 0u);
-    EXPECT_TRUE(st.rebind.bound);  // nothing holds the port
+    EXPECT_TRUE(st.server.rebind.bound);  // nothing holds the port
   });
 }
 
@@ -145,15 +146,15 @@ TEST(ChurnTest, RebindAfterServerCloseFailsWithoutReuseaddr) {
   Isolated([] {
     ChurnStats st = RunChurn(Small(Closer::kServer, false, 100));
     ExpectAllCompleted(st, 100);
-    ASSERT_TRUE(st.rebind.attempted);
-    EXPECT_FALSE(st.rebind.bound);
-    EXPECT_EQ(st.rebind.failed_step, Step::kBind);
-    EXPECT_EQ(st.rebind.error, UV_EADDRINUSE);
-    EXPECT_EQ(st.errors.At(Step::kBind, "EADDRINUSE"), 1u);
-    EXPECT_EQ(st.errors.Total(), 1u) << st.errors.Summary();
+    ASSERT_TRUE(st.server.rebind.attempted);
+    EXPECT_FALSE(st.server.rebind.bound);
+    EXPECT_EQ(st.server.rebind.failed_step, Step::kBind);
+    EXPECT_EQ(st.server.rebind.error, UV_EADDRINUSE);
+    EXPECT_EQ(st.errors().At(Step::kBind, "EADDRINUSE"), 1u);
+    EXPECT_EQ(st.errors().Total(), 1u) << st.errors().Summary();
     // What held the port: the server ends in TIME_WAIT.
-    EXPECT_NE(st.rebind.blockers.find("TIME_WAIT="), std::string::npos)
-        << st.rebind.blockers;
+    EXPECT_NE(st.server.rebind.blockers.find("TIME_WAIT="), std::string::npos)
+        << st.server.rebind.blockers;
   });
 }
 
@@ -163,13 +164,13 @@ TEST(ChurnTest, LiveCountersEndEqualToTheStats) {
     ChurnStats st =
         RunChurn(Small(Closer::kServer, false, 300), nullptr, {}, &live);
     ExpectAllCompleted(st, 300);
-    EXPECT_EQ(live.attempted.load(), st.attempted);
-    EXPECT_EQ(live.completed.load(), st.completed);
-    EXPECT_EQ(live.accepted.load(), st.accepted);
+    EXPECT_EQ(live.attempted.load(), st.client.attempted);
+    EXPECT_EQ(live.completed.load(), st.client.completed);
+    EXPECT_EQ(live.accepted.load(), st.server.accepted);
     EXPECT_EQ(live.errors.load(), 0u);
     // The one failure of this run is the rebind that TIME_WAIT blocks.
     EXPECT_EQ(live.bind_failures.load(), 1u);
-    EXPECT_EQ(live.bind_failures.load(), st.errors.AtStep(Step::kBind));
+    EXPECT_EQ(live.bind_failures.load(), st.errors().AtStep(Step::kBind));
   });
 }
 
@@ -178,10 +179,10 @@ TEST(ChurnTest, RebindAfterServerCloseSucceedsWithReuseaddr) {
     ChurnStats st = RunChurn(Small(Closer::kServer, true, 100));
     ExpectAllCompleted(st, 100);
     ExpectTimeWaitNear(TimeWait(Family::kIPv4, st.server_port, {}),
-                       st.client_ports_distinct);
-    ASSERT_TRUE(st.rebind.attempted);
-    EXPECT_TRUE(st.rebind.bound) << uv_err_name(st.rebind.error);
-    EXPECT_EQ(st.errors.Total(), 0u) << st.errors.Summary();
+                       st.client.client_ports_distinct);
+    ASSERT_TRUE(st.server.rebind.attempted);
+    EXPECT_TRUE(st.server.rebind.bound) << uv_err_name(st.server.rebind.error);
+    EXPECT_EQ(st.errors().Total(), 0u) << st.errors().Summary();
   });
 }
 
@@ -192,12 +193,13 @@ TEST(ChurnTest, RebindAfterClientCloseIsBlockedByNoTimeWait) {
   Isolated([] {
     ChurnStats st = RunChurn(Small(Closer::kClient, false, 100));
     ExpectAllCompleted(st, 100);
-    ASSERT_TRUE(st.rebind.attempted);
-    EXPECT_TRUE(st.rebind.bound)
-        << uv_err_name(st.rebind.error) << "(" << st.rebind.blockers << ")";
-    EXPECT_TRUE(st.rebind.wait_settled);
-    EXPECT_LT(st.rebind.wait_ns, 1'000'000'000u + 50'000'000u);
-    EXPECT_EQ(st.errors.Total(), 0u) << st.errors.Summary();
+    ASSERT_TRUE(st.server.rebind.attempted);
+    EXPECT_TRUE(st.server.rebind.bound)
+        << uv_err_name(st.server.rebind.error) << "("
+        << st.server.rebind.blockers << ")";
+    EXPECT_TRUE(st.server.rebind.wait_settled);
+    EXPECT_LT(st.server.rebind.wait_ns, 1'000'000'000u + 50'000'000u);
+    EXPECT_EQ(st.errors().Total(), 0u) << st.errors().Summary();
   });
 }
 
@@ -210,17 +212,19 @@ TEST(ChurnTest, RebindWithoutReuseaddrIsTheSameEveryRun) {
     for (int run = 0; run < 30; ++run) {
       SCOPED_TRACE("run " + std::to_string(run));
       ChurnStats client = RunChurn(Small(Closer::kClient, false, 100));
-      EXPECT_TRUE(client.rebind.bound)
-          << ToString(client.rebind.failed_step) << " "
-          << uv_err_name(client.rebind.error) << "(" << client.rebind.blockers
-          << ") after waiting " << client.rebind.wait_ns << " ns";
+      EXPECT_TRUE(client.server.rebind.bound)
+          << ToString(client.server.rebind.failed_step) << " "
+          << uv_err_name(client.server.rebind.error) << "("
+          << client.server.rebind.blockers << ") after waiting "
+          << client.server.rebind.wait_ns << " ns";
       ChurnStats server = RunChurn(Small(Closer::kServer, false, 100));
-      EXPECT_FALSE(server.rebind.bound);
-      EXPECT_EQ(server.rebind.error, UV_EADDRINUSE);
-      EXPECT_NE(server.rebind.blockers.find("TIME_WAIT="), std::string::npos)
-          << server.rebind.blockers;
-      longest_wait_ns = std::max(
-          {longest_wait_ns, client.rebind.wait_ns, server.rebind.wait_ns});
+      EXPECT_FALSE(server.server.rebind.bound);
+      EXPECT_EQ(server.server.rebind.error, UV_EADDRINUSE);
+      EXPECT_NE(server.server.rebind.blockers.find("TIME_WAIT="),
+                std::string::npos)
+          << server.server.rebind.blockers;
+      longest_wait_ns = std::max({longest_wait_ns, client.server.rebind.wait_ns,
+                                  server.server.rebind.wait_ns});
     }
     std::cerr << "longest rebind wait: " << longest_wait_ns / 1000 << " us\n";
   });
@@ -236,7 +240,7 @@ TEST(ChurnTest, PayloadEchoCompletesEveryConnectionForEachCloser) {
         ChurnStats st = RunChurn(s);
         SCOPED_TRACE(SettingsName(s));
         ExpectAllCompleted(st, 300);
-        EXPECT_EQ(st.errors.Total(), 0u) << st.errors.Summary();
+        EXPECT_EQ(st.errors().Total(), 0u) << st.errors().Summary();
       }
     }
   });
@@ -248,9 +252,9 @@ TEST(ChurnTest, Ipv6ServerCloseOnLoopback) {
     s.family = Family::kIPv6;
     ChurnStats st = RunChurn(s);
     ExpectAllCompleted(st, 200);
-    EXPECT_EQ(st.errors.Total(), 0u) << st.errors.Summary();
+    EXPECT_EQ(st.errors().Total(), 0u) << st.errors().Summary();
     ExpectTimeWaitNear(TimeWait(Family::kIPv6, st.server_port, {}),
-                       st.client_ports_distinct);
+                       st.client.client_ports_distinct);
   });
 }
 
@@ -260,7 +264,7 @@ TEST(ChurnTest, HighConcurrencyCompletesEveryConnection) {
     s.concurrency = 1000;
     ChurnStats st = RunChurn(s);
     ExpectAllCompleted(st, 3000);
-    EXPECT_EQ(st.errors.Total(), 0u) << st.errors.Summary();
+    EXPECT_EQ(st.errors().Total(), 0u) << st.errors().Summary();
   });
 }
 
@@ -275,15 +279,15 @@ TEST(ChurnTest, ListenerThatNeverAcceptsDoesNotHangTheRun) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
           .count();
   EXPECT_TRUE(st.fatal.empty()) << st.fatal;
-  EXPECT_EQ(st.completed, 0u);
-  EXPECT_EQ(st.accepted, 0u);
-  EXPECT_EQ(st.attempted, 40u);
+  EXPECT_EQ(st.client.completed, 0u);
+  EXPECT_EQ(st.server.accepted, 0u);
+  EXPECT_EQ(st.client.attempted, 40u);
   // The kernel completed every handshake (the backlog holds them all); the
   // server accepted none.
-  EXPECT_EQ(st.connected, 40u);
-  EXPECT_EQ(st.not_accepted, 40u);
+  EXPECT_EQ(st.client.connected, 40u);
+  EXPECT_EQ(st.not_accepted(), 40u);
   // Each connection waits for the server's FIN until its deadline.
-  EXPECT_EQ(st.errors.ByName("ETIMEDOUT"), 40u) << st.errors.Summary();
+  EXPECT_EQ(st.errors().ByName("ETIMEDOUT"), 40u) << st.errors().Summary();
   // 10 rounds of 4 connections, 0.2 s each, plus the 10 ms sweep.
   EXPECT_LT(took, 5.0);
 }
@@ -294,9 +298,9 @@ TEST(ChurnTest, TimeLimitEndsTheRunAndCountsWhatWasInFlight) {
   s.connection_timeout_s = 100;
   s.time_limit_s = 0.3;
   ChurnStats st = RunChurn(s);
-  EXPECT_TRUE(st.hit_time_limit);
-  EXPECT_EQ(st.unfinished, 8u);  // every slot was waiting
-  EXPECT_LT(st.seconds, 2.0);
+  EXPECT_TRUE(st.client.hit_time_limit);
+  EXPECT_EQ(st.client.unfinished, 8u);  // every slot was waiting
+  EXPECT_LT(st.client.seconds, 2.0);
 }
 
 TEST(ChurnTest, StopFlagEndsTheRunEarly) {
@@ -309,9 +313,9 @@ TEST(ChurnTest, StopFlagEndsTheRunEarly) {
   });
   ChurnStats st = RunChurn(s, &stop);
   stopper.join();
-  EXPECT_TRUE(st.hit_time_limit);
-  EXPECT_GT(st.completed, 0u);
-  EXPECT_LT(st.seconds, 5.0);
+  EXPECT_TRUE(st.client.hit_time_limit);
+  EXPECT_GT(st.client.completed, 0u);
+  EXPECT_LT(st.client.seconds, 5.0);
 }
 
 TEST(ChurnTest, PortInUseIsAFatalSetupErrorNamedByErrno) {
@@ -322,8 +326,8 @@ TEST(ChurnTest, PortInUseIsAFatalSetupErrorNamedByErrno) {
     s.port = first.server_port;
     ChurnStats again = RunChurn(s);
     EXPECT_NE(again.fatal.find("EADDRINUSE"), std::string::npos) << again.fatal;
-    EXPECT_EQ(again.errors.At(Step::kBind, "EADDRINUSE"), 1u);
-    EXPECT_EQ(again.attempted, 0u);
+    EXPECT_EQ(again.errors().At(Step::kBind, "EADDRINUSE"), 1u);
+    EXPECT_EQ(again.client.attempted, 0u);
   });
 }
 
@@ -332,7 +336,7 @@ TEST(ChurnTest, InvalidScenarioIsRefusedWithTheSettingNamed) {
   s.concurrency = 0;
   ChurnStats st = RunChurn(s);
   EXPECT_NE(st.fatal.find("concurrency"), std::string::npos) << st.fatal;
-  EXPECT_EQ(st.attempted, 0u);
+  EXPECT_EQ(st.client.attempted, 0u);
 }
 
 }  // namespace

@@ -73,24 +73,25 @@ TEST_F(ClientBindTest, RangeWithoutReuseaddrMeetsEaddrinuseOnceTheRangeWraps) {
   s.client_port_max = 20099;
   BindRun r = RunIsolated(s);
   const ChurnStats& st = r.stats;
-  EXPECT_EQ(st.attempted, 300u);  // the run went on to its budget
+  EXPECT_EQ(st.client.attempted, 300u);  // the run went on to its budget
   // One per port, plus the rare port whose TIME_WAIT the kernel killed early
   // (seen in CI: 102 of 300; allow a tenth of the range).
-  EXPECT_GE(st.completed, 100u) << st.errors.Summary();
-  EXPECT_LE(st.completed, kRangeSlack) << st.errors.Summary();
-  EXPECT_EQ(st.client_ports_distinct, 100u);
-  EXPECT_EQ(st.client_bind_eaddrinuse, 300u - st.completed)
-      << st.errors.Summary();
-  EXPECT_EQ(st.client_bind_failures, st.client_bind_eaddrinuse);
-  EXPECT_EQ(st.client_reuseaddr, 0);  // read back from the live socket
-  EXPECT_EQ(st.errors.At(Step::kBind, "EADDRINUSE"), st.client_bind_eaddrinuse);
-  EXPECT_EQ(st.errors.AtStep(Step::kConnect), 0u) << st.errors.Summary();
+  EXPECT_GE(st.client.completed, 100u) << st.errors().Summary();
+  EXPECT_LE(st.client.completed, kRangeSlack) << st.errors().Summary();
+  EXPECT_EQ(st.client.client_ports_distinct, 100u);
+  EXPECT_EQ(st.client.client_bind_eaddrinuse, 300u - st.client.completed)
+      << st.errors().Summary();
+  EXPECT_EQ(st.client.client_bind_failures, st.client.client_bind_eaddrinuse);
+  EXPECT_EQ(st.client.client_reuseaddr, 0);  // read back from the live socket
+  EXPECT_EQ(st.errors().At(Step::kBind, "EADDRINUSE"),
+            st.client.client_bind_eaddrinuse);
+  EXPECT_EQ(st.errors().AtStep(Step::kConnect), 0u) << st.errors().Summary();
   // The first failure is the 101st attempt: by then the 8 slots have
   // finished all but at most 7 of the first 100.
-  ASSERT_TRUE(st.first_connect_failure_s.has_value());
-  EXPECT_GE(st.completed_before_failure, 93u);
-  EXPECT_LE(st.completed_before_failure, 100u);
-  EXPECT_LE(*st.first_connect_failure_s, st.seconds);
+  ASSERT_TRUE(st.client.first_connect_failure_s.has_value());
+  EXPECT_GE(st.client.completed_before_failure, 93u);
+  EXPECT_LE(st.client.completed_before_failure, 100u);
+  EXPECT_LE(*st.client.first_connect_failure_s, st.client.seconds);
 }
 
 // With SO_REUSEADDR on both the TIME_WAIT socket (it keeps the option of
@@ -108,21 +109,24 @@ TEST_F(ClientBindTest, RangeWithReuseaddrTakesOverTimeWaitWhateverTwReuse) {
   s.client_reuseaddr = true;
   BindRun r = RunIsolated(s);
   const ChurnStats& st = r.stats;
-  EXPECT_EQ(st.attempted, 300u);
-  EXPECT_EQ(st.client_reuseaddr, 1);  // read back from the live socket
-  EXPECT_EQ(st.client_bind_failures, 0u) << st.errors.Summary();
+  EXPECT_EQ(st.client.attempted, 300u);
+  EXPECT_EQ(st.client.client_reuseaddr, 1);  // read back from the live socket
+  EXPECT_EQ(st.client.client_bind_failures, 0u) << st.errors().Summary();
   // A port whose last connection is not yet in TIME_WAIT refuses the
   // 4-tuple: EADDRNOTAVAIL. That happens: the client closes as soon as it
   // is connected and can run ahead of the server's accept-read-close by a
   // whole round of the range, so its sockets still wait in FIN_WAIT2
   // (measured: 0 to 100 of the 200 such attempts, from run to run).
-  EXPECT_EQ(st.completed + st.errors.At(Step::kConnect, "EADDRNOTAVAIL"), 300u)
-      << st.errors.Summary();
-  EXPECT_GT(st.completed, 100u) << st.errors.Summary();
+  EXPECT_EQ(
+      st.client.completed + st.errors().At(Step::kConnect, "EADDRNOTAVAIL"),
+      300u)
+      << st.errors().Summary();
+  EXPECT_GT(st.client.completed, 100u) << st.errors().Summary();
   // Every completion past the first round took over one TIME_WAIT, but for
   // the rare port whose TIME_WAIT was already gone.
-  EXPECT_LE(r.tcpext.tw_recycled, st.completed - 100);
-  EXPECT_GE(r.tcpext.tw_recycled + (kRangeSlack - 100), st.completed - 100);
+  EXPECT_LE(r.tcpext.tw_recycled, st.client.completed - 100);
+  EXPECT_GE(r.tcpext.tw_recycled + (kRangeSlack - 100),
+            st.client.completed - 100);
 }
 
 // Without TCP timestamps a TIME_WAIT has no ts_recent_stamp, and
@@ -136,12 +140,13 @@ TEST_F(ClientBindTest, RangeWithReuseaddrWithoutTimestampsMeetsEaddrnotavail) {
   BindRun r = RunIsolated(
       s, [] { std::ofstream("/proc/sys/net/ipv4/tcp_timestamps") << "0\n"; });
   const ChurnStats& st = r.stats;
-  EXPECT_EQ(st.attempted, 300u);
-  EXPECT_EQ(st.client_bind_failures, 0u) << st.errors.Summary();
-  EXPECT_GE(st.completed, 100u) << st.errors.Summary();
-  EXPECT_LE(st.completed, kRangeSlack) << st.errors.Summary();
-  EXPECT_EQ(st.errors.At(Step::kConnect, "EADDRNOTAVAIL"), 300u - st.completed)
-      << st.errors.Summary();
+  EXPECT_EQ(st.client.attempted, 300u);
+  EXPECT_EQ(st.client.client_bind_failures, 0u) << st.errors().Summary();
+  EXPECT_GE(st.client.completed, 100u) << st.errors().Summary();
+  EXPECT_LE(st.client.completed, kRangeSlack) << st.errors().Summary();
+  EXPECT_EQ(st.errors().At(Step::kConnect, "EADDRNOTAVAIL"),
+            300u - st.client.completed)
+      << st.errors().Summary();
   EXPECT_EQ(r.tcpext.tw_recycled, 0u);
 }
 
@@ -152,13 +157,13 @@ TEST_F(ClientBindTest, RangeNoPortAndEphemeralNeverFailAtBind) {
     SCOPED_TRACE(ToString(bind));
     BindRun r = RunIsolated(ClientClose(300, bind));
     const ChurnStats& st = r.stats;
-    EXPECT_EQ(st.completed, 300u) << st.errors.Summary();
-    EXPECT_EQ(st.client_bind_failures, 0u);
-    EXPECT_EQ(st.errors.Total(), 0u) << st.errors.Summary();
-    EXPECT_EQ(st.client_ports_distinct, 300u);
-    EXPECT_FALSE(st.first_connect_failure_s.has_value());
-    EXPECT_EQ(st.completed_before_failure, 300u);
-    EXPECT_EQ(st.client_reuseaddr, 0);
+    EXPECT_EQ(st.client.completed, 300u) << st.errors().Summary();
+    EXPECT_EQ(st.client.client_bind_failures, 0u);
+    EXPECT_EQ(st.errors().Total(), 0u) << st.errors().Summary();
+    EXPECT_EQ(st.client.client_ports_distinct, 300u);
+    EXPECT_FALSE(st.client.first_connect_failure_s.has_value());
+    EXPECT_EQ(st.client.completed_before_failure, 300u);
+    EXPECT_EQ(st.client.client_reuseaddr, 0);
   }
 }
 
@@ -168,16 +173,16 @@ TEST_F(ClientBindTest, EphemeralWithReuseaddrHasItOnTheLiveSocket) {
   Scenario s = ClientClose(100, ClientBind::kEphemeral);
   s.client_reuseaddr = true;
   BindRun r = RunIsolated(s);
-  EXPECT_EQ(r.stats.completed, 100u) << r.stats.errors.Summary();
-  EXPECT_EQ(r.stats.client_reuseaddr, 1);
-  EXPECT_EQ(r.stats.client_ports_distinct, 100u);
+  EXPECT_EQ(r.stats.client.completed, 100u) << r.stats.errors().Summary();
+  EXPECT_EQ(r.stats.client.client_reuseaddr, 1);
+  EXPECT_EQ(r.stats.client.client_ports_distinct, 100u);
 }
 
 TEST_F(ClientBindTest, RangeNoPortWorksOverIpv6) {
   Scenario s = ClientClose(100, ClientBind::kRangeNoPort);
   s.family = Family::kIPv6;
   BindRun r = RunIsolated(s);
-  EXPECT_EQ(r.stats.completed, 100u) << r.stats.errors.Summary();
+  EXPECT_EQ(r.stats.client.completed, 100u) << r.stats.errors().Summary();
 }
 
 TEST_F(ClientBindTest, RangeWorksOverIpv6) {
@@ -186,8 +191,8 @@ TEST_F(ClientBindTest, RangeWorksOverIpv6) {
   s.client_port_min = 21000;
   s.client_port_max = 21199;
   BindRun r = RunIsolated(s);
-  EXPECT_EQ(r.stats.completed, 100u) << r.stats.errors.Summary();
-  EXPECT_EQ(r.stats.client_ports_distinct, 100u);
+  EXPECT_EQ(r.stats.client.completed, 100u) << r.stats.errors().Summary();
+  EXPECT_EQ(r.stats.client.client_ports_distinct, 100u);
 }
 
 // Port exhaustion: with a 100-port ip_local_port_range, autobind and
@@ -201,23 +206,24 @@ TEST_F(ClientBindTest, SmallPortRangeRunsOutAtConnectAfterAboutItsSize) {
     s.knobs.port_range = std::make_pair(40000, 40099);  // 100 ports
     BindRun r = RunIsolated(s);
     const ChurnStats& st = r.stats;
-    EXPECT_EQ(st.attempted, 400u);
-    EXPECT_EQ(st.client_bind_failures, 0u) << st.errors.Summary();
+    EXPECT_EQ(st.client.attempted, 400u);
+    EXPECT_EQ(st.client.client_bind_failures, 0u) << st.errors().Summary();
     // A few more than 100 when a reordered segment's RST frees a TIME_WAIT
     // early (see knobs_churn_test.cpp).
-    EXPECT_GE(st.completed, 90u);
-    EXPECT_LE(st.completed, 110u);
-    EXPECT_EQ(st.errors.At(Step::kConnect, "EADDRNOTAVAIL"), 400 - st.completed)
-        << st.errors.Summary();
-    ASSERT_TRUE(st.first_connect_failure_s.has_value());
-    EXPECT_GT(*st.first_connect_failure_s, 0.0);
-    EXPECT_LE(*st.first_connect_failure_s, st.seconds);
+    EXPECT_GE(st.client.completed, 90u);
+    EXPECT_LE(st.client.completed, 110u);
+    EXPECT_EQ(st.errors().At(Step::kConnect, "EADDRNOTAVAIL"),
+              400 - st.client.completed)
+        << st.errors().Summary();
+    ASSERT_TRUE(st.client.first_connect_failure_s.has_value());
+    EXPECT_GT(*st.client.first_connect_failure_s, 0.0);
+    EXPECT_LE(*st.client.first_connect_failure_s, st.client.seconds);
     // The first failure comes when the range is used up, not before: at
     // most the 8 slots' connections in flight short of it.
-    EXPECT_GE(st.completed_before_failure, 85u);
-    EXPECT_LE(st.completed_before_failure, st.completed);
+    EXPECT_GE(st.client.completed_before_failure, 85u);
+    EXPECT_LE(st.client.completed_before_failure, st.client.completed);
     // After it, nearly nothing completes: TIME_WAIT lasts 60 s.
-    EXPECT_LE(st.completed - st.completed_before_failure, 15u);
+    EXPECT_LE(st.client.completed - st.client.completed_before_failure, 15u);
   }
 }
 

@@ -62,7 +62,7 @@ TEST_F(KnobsChurnTest, NoTimeWaitBucketsLeaveNoTimeWaitAndCountOverflow) {
   s.closer = Closer::kServer;
   s.knobs.max_tw_buckets = 0;
   KnobRun r = RunWithKnobs(s);
-  EXPECT_EQ(r.stats.completed, 300u);
+  EXPECT_EQ(r.stats.client.completed, 300u);
   EXPECT_EQ(r.time_wait, 0u);
   EXPECT_EQ(r.tcpext.tw, 0u);
   // Every connection that would have entered TIME_WAIT is counted instead.
@@ -76,13 +76,14 @@ TEST_F(KnobsChurnTest, SmallPortRangeWithoutReuseRunsOutOfPortsAndGoesOn) {
   KnobRun r = RunWithKnobs(s);
   const ChurnStats& st = r.stats;
   EXPECT_TRUE(st.fatal.empty()) << st.fatal;
-  EXPECT_EQ(st.attempted, 400u);  // the run went on to its budget
+  EXPECT_EQ(st.client.attempted, 400u);  // the run went on to its budget
   // Each port holds its TIME_WAIT to the server: about 100 connections (a
   // few more when a reordered segment's RST frees a TIME_WAIT early).
-  EXPECT_LE(st.completed, 110u);
-  EXPECT_GE(st.completed, 90u);
-  EXPECT_EQ(st.errors.At(Step::kConnect, "EADDRNOTAVAIL"), 400 - st.completed)
-      << st.errors.Summary();
+  EXPECT_LE(st.client.completed, 110u);
+  EXPECT_GE(st.client.completed, 90u);
+  EXPECT_EQ(st.errors().At(Step::kConnect, "EADDRNOTAVAIL"),
+            400 - st.client.completed)
+      << st.errors().Summary();
   EXPECT_EQ(r.tcpext.tw_recycled, 0u);
 }
 
@@ -94,7 +95,8 @@ TEST_F(KnobsChurnTest, LoopbackReuseRecyclesTimeWaitOnceOldEnough) {
   s.knobs.port_range = std::make_pair(40000, 40099);
   KnobRun r = RunWithKnobs(s);
   EXPECT_GT(r.tcpext.tw_recycled, 0u);
-  EXPECT_GT(r.stats.completed, 100u);  // more than the range without reuse
+  EXPECT_GT(r.stats.client.completed,
+            100u);  // more than the range without reuse
 }
 
 // The same run twice in one namespace inherits the first run's TIME_WAIT on

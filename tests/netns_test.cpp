@@ -329,7 +329,7 @@ TEST(NetnsTest, ChurnRunsLeaveNoFdAndNoNamespace) {
   for (int run = 0; run < 3; ++run) {
     InFreshNetns([&] {
       const ChurnStats st = RunChurn(s);
-      EXPECT_EQ(st.completed, s.connections) << st.errors.Summary();
+      EXPECT_EQ(st.client.completed, s.connections) << st.errors().Summary();
       CensusQuery q;
       q.states = StateBit(TcpState::kTimeWait);
       q.local_port = st.server_port;
@@ -345,7 +345,7 @@ TEST(NetnsTest, ChurnRunsLeaveNoFdAndNoNamespace) {
                         NumericAddress(Family::kIPv4, veth->server_ipv4, 0),
                         NumericAddress(Family::kIPv4, veth->client_ipv4, 0)};
     const ChurnStats st = RunChurn(s, nullptr, placement);
-    EXPECT_EQ(st.completed, s.connections) << st.errors.Summary();
+    EXPECT_EQ(st.client.completed, s.connections) << st.errors().Summary();
   }
   EXPECT_EQ(CountOpenFds(), fds_before);
   EXPECT_TRUE(WaitFor([&] {

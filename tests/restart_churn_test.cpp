@@ -44,23 +44,23 @@ Scenario Restarting(Closer closer, bool reuseaddr,
 }
 
 std::uint64_t BindFailures(const ChurnStats& st) {
-  return st.errors.AtStep(Step::kBind) + st.errors.AtStep(Step::kListen);
+  return st.errors().AtStep(Step::kBind) + st.errors().AtStep(Step::kListen);
 }
 
 // Every failed bind() of a listener was EADDRINUSE, and no listen() failed.
 void ExpectOnlyAddressInUse(const ChurnStats& st) {
-  EXPECT_EQ(st.errors.At(Step::kBind, "EADDRINUSE"), BindFailures(st))
-      << st.errors.Summary();
+  EXPECT_EQ(st.errors().At(Step::kBind, "EADDRINUSE"), BindFailures(st))
+      << st.errors().Summary();
 }
 
 // The run ended on its budget, without waiting for accepts that could not
 // come (the drain's 1 s bound was not what ended it).
 void ExpectRanToBudget(const ChurnStats& st, std::uint64_t n) {
   EXPECT_TRUE(st.fatal.empty()) << st.fatal;
-  EXPECT_EQ(st.attempted, n);
-  EXPECT_FALSE(st.hit_time_limit);
-  EXPECT_FALSE(st.drain_waited_for_accepts);
-  EXPECT_EQ(st.server_forced_closes, 0u);
+  EXPECT_EQ(st.client.attempted, n);
+  EXPECT_FALSE(st.client.hit_time_limit);
+  EXPECT_FALSE(st.server.drain_waited_for_accepts);
+  EXPECT_EQ(st.server.server_forced_closes, 0u);
 }
 
 // closer=server, payload 0: a connection the server never accepted ended in
@@ -71,19 +71,21 @@ void ExpectRanToBudget(const ChurnStats& st, std::uint64_t n) {
 // Rarely (1 run in ~15 here) a connection established just as the listener
 // closed gets neither RST nor EOF: the client times out reading.
 void ExpectEveryOtherAttemptRefusedOrReset(const ChurnStats& st) {
-  const ErrorCounts& e = st.errors;
+  const ErrorCounts& e = st.errors();
   const std::uint64_t reset_connecting = e.At(Step::kConnect, "ECONNRESET");
   const std::uint64_t reset_connected =
       e.At(Step::kRead, "ECONNRESET") + e.At(Step::kRead, "ETIMEDOUT");
   EXPECT_LE(e.At(Step::kRead, "ETIMEDOUT"), 1u) << e.Summary();
-  EXPECT_EQ(st.connected - st.accepted, reset_connected) << e.Summary();
+  EXPECT_EQ(st.client.connected - st.server.accepted, reset_connected)
+      << e.Summary();
   EXPECT_EQ(
       e.At(Step::kConnect, "ECONNREFUSED") + reset_connecting + reset_connected,
-      st.attempted - st.accepted)
+      st.client.attempted - st.server.accepted)
       << e.Summary();
-  EXPECT_EQ(e.Total() - BindFailures(st), st.attempted - st.accepted)
+  EXPECT_EQ(e.Total() - BindFailures(st),
+            st.client.attempted - st.server.accepted)
       << e.Summary();
-  EXPECT_LE(st.accept_queue_lost, reset_connecting + reset_connected);
+  EXPECT_LE(st.server.accept_queue_lost, reset_connecting + reset_connected);
 }
 
 TEST(RestartChurnTest, ServerCloseWithoutReuseCannotRestart) {
@@ -92,22 +94,23 @@ TEST(RestartChurnTest, ServerCloseWithoutReuseCannotRestart) {
         RunChurn(Restarting(Closer::kServer, false, {}, 100, 400));
     ExpectRanToBudget(st, 400);
     // The 100th accept closed the listener; nothing was accepted after.
-    EXPECT_EQ(st.accepted, 100u);
+    EXPECT_EQ(st.server.accepted, 100u);
     // Its 100 TIME_WAIT sockets (sk_reuse 0) hold the port for 60 s: every
     // try failed until the client finished, which cut the restart.
-    EXPECT_EQ(st.restarts, 0u);
-    EXPECT_EQ(st.restarts_failed, 1u);
-    EXPECT_EQ(st.restart_downtime.count(), 0u);
+    EXPECT_EQ(st.server.restarts, 0u);
+    EXPECT_EQ(st.server.restarts_failed, 1u);
+    EXPECT_EQ(st.server.restart_downtime.count(), 0u);
     EXPECT_GT(BindFailures(st), 1u);
     ExpectOnlyAddressInUse(st);
     // Down from the 100th accept to the end: the other 300 were refused,
     // or reset in the closed listener's accept queue.
-    EXPECT_GT(st.server_down_ns, 0u);
-    EXPECT_LE(st.server_down_ns, static_cast<std::uint64_t>(st.seconds * 1e9));
+    EXPECT_GT(st.server.server_down_ns, 0u);
+    EXPECT_LE(st.server.server_down_ns,
+              static_cast<std::uint64_t>(st.client.seconds * 1e9));
     ExpectEveryOtherAttemptRefusedOrReset(st);
-    EXPECT_GT(st.errors.At(Step::kConnect, "ECONNREFUSED"), 250u);
-    EXPECT_FALSE(st.rebind.bound);
-    EXPECT_EQ(st.rebind.error, UV_EADDRINUSE);
+    EXPECT_GT(st.errors().At(Step::kConnect, "ECONNREFUSED"), 250u);
+    EXPECT_FALSE(st.server.rebind.bound);
+    EXPECT_EQ(st.server.rebind.error, UV_EADDRINUSE);
   });
 }
 
@@ -117,19 +120,19 @@ TEST(RestartChurnTest, RetriesStopAtTheBoundAndTheServerStaysDown) {
     s.restart_max_wait_s = 0.2;
     const ChurnStats st = RunChurn(s);
     ExpectRanToBudget(st, 600);
-    EXPECT_EQ(st.restarts, 0u);
-    EXPECT_EQ(st.restarts_failed, 1u);
+    EXPECT_EQ(st.server.restarts, 0u);
+    EXPECT_EQ(st.server.restarts_failed, 1u);
     // Tries at 0, 1, 3, 7, 15, 31, 63, 113, 163 and 200 ms at the earliest
     // (timers never fire early): at most 10, then no more; plus the rebind
     // after the run.
     const std::uint64_t restart_failures = BindFailures(st) - 1;
     EXPECT_GE(restart_failures, 2u);
-    EXPECT_LE(restart_failures, 10u) << st.errors.Summary();
+    EXPECT_LE(restart_failures, 10u) << st.errors().Summary();
     // Yet the server stayed down to the end: 500 refusals, each slot retrying
     // once per 10 ms sweep at most (8 slots), take >= 0.62 s.
     ExpectEveryOtherAttemptRefusedOrReset(st);
-    EXPECT_GT(st.errors.At(Step::kConnect, "ECONNREFUSED"), 450u);
-    EXPECT_GE(st.server_down_ns, 500'000'000u);
+    EXPECT_GT(st.errors().At(Step::kConnect, "ECONNREFUSED"), 450u);
+    EXPECT_GE(st.server.server_down_ns, 500'000'000u);
   });
 }
 
@@ -143,15 +146,16 @@ TEST(RestartChurnTest, ServerCloseWithReuseRestartsAtOnce) {
       ExpectRanToBudget(st, 1000);
       // Both sides SO_REUSEADDR, the old listener closed: TIME_WAIT sockets
       // do not conflict, the first bind() succeeds.
-      EXPECT_EQ(BindFailures(st), 0u) << st.errors.Summary();
-      EXPECT_EQ(st.restart_reuseaddr, 1);
-      EXPECT_TRUE(st.rebind.bound);
+      EXPECT_EQ(BindFailures(st), 0u) << st.errors().Summary();
+      EXPECT_EQ(st.server.restart_reuseaddr, 1);
+      EXPECT_TRUE(st.server.rebind.bound);
       // One restart per 100 accepts; one that began as the client finished
       // is cut and counted failed.
-      EXPECT_GE(st.restarts, 5u);
-      EXPECT_EQ(st.restarts + st.restarts_failed, st.accepted / 100);
-      EXPECT_EQ(st.restart_downtime.count(), st.restarts);
-      EXPECT_LT(st.restart_downtime.max_ns(), 1'000'000'000u);
+      EXPECT_GE(st.server.restarts, 5u);
+      EXPECT_EQ(st.server.restarts + st.server.restarts_failed,
+                st.server.accepted / 100);
+      EXPECT_EQ(st.server.restart_downtime.count(), st.server.restarts);
+      EXPECT_LT(st.server.restart_downtime.max_ns(), 1'000'000'000u);
       ExpectEveryOtherAttemptRefusedOrReset(st);
     });
   }
@@ -167,13 +171,13 @@ TEST(RestartChurnTest, ClientCloseWithoutReuseRestartsOnceOpenSocketsClose) {
     // No TIME_WAIT on the server's port; what blocks the bind() is the
     // accepted sockets (sk_reuse 0) still open, at least the 100th itself.
     // Once the server has read their EOFs and closed them, bind() succeeds.
-    EXPECT_GE(st.restarts, 1u);
-    EXPECT_GE(BindFailures(st), st.restarts + st.restarts_failed);
+    EXPECT_GE(st.server.restarts, 1u);
+    EXPECT_GE(BindFailures(st), st.server.restarts + st.server.restarts_failed);
     ExpectOnlyAddressInUse(st);
-    EXPECT_EQ(st.restart_downtime.count(), st.restarts);
-    EXPECT_GT(st.restart_downtime.min_ns(), 0u);
-    EXPECT_LT(st.restart_downtime.max_ns(), 1'000'000'000u);
-    EXPECT_EQ(st.restart_reuseaddr, 0);
+    EXPECT_EQ(st.server.restart_downtime.count(), st.server.restarts);
+    EXPECT_GT(st.server.restart_downtime.min_ns(), 0u);
+    EXPECT_LT(st.server.restart_downtime.max_ns(), 1'000'000'000u);
+    EXPECT_EQ(st.server.restart_reuseaddr, 0);
   });
 }
 
@@ -187,16 +191,16 @@ TEST(RestartChurnTest, MixedPoliciesWithServerCloseBothFail) {
       const ChurnStats st = RunChurn(
           Restarting(Closer::kServer, old_reuse, !old_reuse, 100, 300));
       ExpectRanToBudget(st, 300);
-      EXPECT_EQ(st.listener_reuseaddr, old_reuse ? 1 : 0);
-      EXPECT_EQ(st.accepted, 100u);
-      EXPECT_EQ(st.restarts, 0u);
-      EXPECT_EQ(st.restarts_failed, 1u);
+      EXPECT_EQ(st.server.listener_reuseaddr, old_reuse ? 1 : 0);
+      EXPECT_EQ(st.server.accepted, 100u);
+      EXPECT_EQ(st.server.restarts, 0u);
+      EXPECT_EQ(st.server.restarts_failed, 1u);
       EXPECT_GT(BindFailures(st), 1u);
       ExpectOnlyAddressInUse(st);
-      EXPECT_FALSE(st.rebind.bound);
-      EXPECT_EQ(st.rebind.error, UV_EADDRINUSE);
-      EXPECT_NE(st.rebind.blockers.find("TIME_WAIT"), std::string::npos)
-          << st.rebind.blockers;
+      EXPECT_FALSE(st.server.rebind.bound);
+      EXPECT_EQ(st.server.rebind.error, UV_EADDRINUSE);
+      EXPECT_NE(st.server.rebind.blockers.find("TIME_WAIT"), std::string::npos)
+          << st.server.rebind.blockers;
     });
   }
 }
@@ -212,12 +216,12 @@ TEST(RestartChurnTest, MixedPoliciesWithClientCloseWaitForOpenSockets) {
       s.payload = 1;  // the client cannot run ahead of the server's accepts
       const ChurnStats st = RunChurn(s);
       ExpectRanToBudget(st, 300);
-      EXPECT_GE(st.restarts, 1u);
+      EXPECT_GE(st.server.restarts, 1u);
       // The first restart's first try met the 100th accepted socket, still
       // open, with one side lacking SO_REUSEADDR.
       EXPECT_GE(BindFailures(st), 1u);
       ExpectOnlyAddressInUse(st);
-      EXPECT_EQ(st.restart_reuseaddr, old_reuse ? 0 : 1);
+      EXPECT_EQ(st.server.restart_reuseaddr, old_reuse ? 0 : 1);
     });
   }
 }
@@ -236,15 +240,16 @@ TEST(RestartChurnTest, FinalRebindFollowsBothPolicies) {
       const ChurnStats st = RunChurn(
           Restarting(Closer::kServer, cell.old_reuse, cell.new_reuse, 0, 200));
       ExpectRanToBudget(st, 200);
-      EXPECT_EQ(st.completed, 200u);
-      EXPECT_EQ(st.restarts + st.restarts_failed, 0u);
-      EXPECT_TRUE(st.rebind.attempted);
-      EXPECT_EQ(st.rebind.bound, cell.bound);
+      EXPECT_EQ(st.client.completed, 200u);
+      EXPECT_EQ(st.server.restarts + st.server.restarts_failed, 0u);
+      EXPECT_TRUE(st.server.rebind.attempted);
+      EXPECT_EQ(st.server.rebind.bound, cell.bound);
       EXPECT_EQ(BindFailures(st), cell.bound ? 0u : 1u);
       if (!cell.bound) {
-        EXPECT_EQ(st.rebind.error, UV_EADDRINUSE);
-        EXPECT_NE(st.rebind.blockers.find("TIME_WAIT"), std::string::npos)
-            << st.rebind.blockers;
+        EXPECT_EQ(st.server.rebind.error, UV_EADDRINUSE);
+        EXPECT_NE(st.server.rebind.blockers.find("TIME_WAIT"),
+                  std::string::npos)
+            << st.server.rebind.blockers;
       }
     });
   }
@@ -257,7 +262,7 @@ TEST(RestartScenarioTest, NegativeRestartEveryIsRefusedByName) {
       << Validate(s);
   const ChurnStats st = RunChurn(s);
   EXPECT_NE(st.fatal.find("restart_every"), std::string::npos) << st.fatal;
-  EXPECT_EQ(st.attempted, 0u);
+  EXPECT_EQ(st.client.attempted, 0u);
   s.restart_every = 0;
   s.restart_max_wait_s = 0;
   EXPECT_NE(Validate(s).find("restart_max_wait"), std::string::npos);

@@ -135,8 +135,8 @@ TEST(SamplerTest, ChurnAt20msSamplesInOrderAndEndsAtTheRunsCounts) {
     std::nth_element(gaps.begin(), gaps.begin() + gaps.size() / 2, gaps.end());
     EXPECT_LT(gaps[gaps.size() / 2], 5.0 * kIntervalMs / 1e3);
     // The final sample was taken after the run and its settled census.
-    EXPECT_EQ(v.back().attempted, st.attempted);
-    EXPECT_EQ(v.back().completed, st.completed);
+    EXPECT_EQ(v.back().attempted, st.client.attempted);
+    EXPECT_EQ(v.back().completed, st.client.completed);
     EXPECT_GT(settled, 0u);
     EXPECT_EQ(static_cast<std::uint64_t>(v.back().time_wait), settled);
     EXPECT_EQ(v.back().established, 0);
@@ -168,9 +168,9 @@ TEST(SamplerTest, BindFailuresIncludeTheClientsBinds) {
     const std::vector<Sample>& v = sampler.samples();
     ASSERT_FALSE(v.empty());
     ExpectInOrderAndMonotonic(v);
-    EXPECT_GT(st.client_bind_failures, 0u) << st.errors.Summary();
-    EXPECT_EQ(v.back().bind_failures,
-              st.errors.AtStep(Step::kBind) + st.errors.AtStep(Step::kListen));
+    EXPECT_GT(st.client.client_bind_failures, 0u) << st.errors().Summary();
+    EXPECT_EQ(v.back().bind_failures, st.errors().AtStep(Step::kBind) +
+                                          st.errors().AtStep(Step::kListen));
   });
 }
 
@@ -197,7 +197,7 @@ TEST(SamplerTest, SharedNamespaceCountsOnlyTheRunsServerPort) {
     ExpectCleanEnd(sampler);
     ASSERT_FALSE(sampler.samples().empty());
     const Sample& last = sampler.samples().back();
-    EXPECT_EQ(last.completed, st.completed);
+    EXPECT_EQ(last.completed, st.client.completed);
     EXPECT_GT(own, 0u);
     EXPECT_EQ(static_cast<std::uint64_t>(last.time_wait), own);
     EXPECT_EQ(all, own + foreign) << "the other run's sockets are still there";
@@ -219,7 +219,7 @@ TEST(SamplerTest, InterruptedRunStillWritesItsRows) {
     interrupter.join();
     sampler.Stop();
     ASSERT_TRUE(st.fatal.empty()) << st.fatal;
-    EXPECT_LT(st.seconds, 5.0) << "the stop flag ended the run";
+    EXPECT_LT(st.client.seconds, 5.0) << "the stop flag ended the run";
     ExpectCleanEnd(sampler);
     ASSERT_GE(sampler.samples().size(), 3u);
 
@@ -232,7 +232,7 @@ TEST(SamplerTest, InterruptedRunStillWritesItsRows) {
     ASSERT_EQ(last.size(), 15u);
     EXPECT_EQ(last[0], "BM_Churn/interrupted");
     EXPECT_EQ(last[1], "0");
-    EXPECT_EQ(last[4], std::to_string(st.completed));
+    EXPECT_EQ(last[4], std::to_string(st.client.completed));
   });
 }
 
@@ -266,7 +266,7 @@ TEST(SamplerTest, VethSumsBothNamespaces) {
   ExpectCleanEnd(sampler);
   ASSERT_FALSE(sampler.samples().empty());
   const Sample& last = sampler.samples().back();
-  EXPECT_EQ(last.completed, st.completed);
+  EXPECT_EQ(last.completed, st.client.completed);
   EXPECT_GT(server_tw, 0u);
   EXPECT_GT(client_tw, 0u);
   EXPECT_EQ(static_cast<std::uint64_t>(last.time_wait), server_tw + client_tw);

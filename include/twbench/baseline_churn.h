@@ -32,11 +32,13 @@ std::string WhyNotBaseline(const Scenario& scenario);
 // the next). Per connection: socket, connect, epoll_ctl, epoll_wait, read,
 // close on the client; accept4, close on the server.
 //
-// Fills attempted, completed, connected (= completed: only a connection that
-// got the FIN is known to have been established), accepted, unfinished,
-// seconds, hit_time_limit, errors (by step and errno name), latency and
-// server_port; `fatal` when the setup failed. Never hangs: every connection
-// has its deadline, the run its time limit; `stop` ends it early.
+// Fills client.{attempted, completed, connected (= completed: only a
+// connection that got the FIN is known to have been established),
+// unfinished, seconds, hit_time_limit, errors, latency}, server.{accepted,
+// errors, accept_pauses (out of fds the server stops polling its listener
+// for 1 ms)} and server_port; `fatal` when the setup failed. Never hangs:
+// every connection has its deadline, the run its time limit; `stop` ends it
+// early.
 ChurnStats RunBaselineChurn(const Scenario& scenario,
                             const std::atomic<bool>* stop = nullptr);
 

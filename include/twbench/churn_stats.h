@@ -82,82 +82,99 @@ struct RebindResult {
   bool wait_settled = false;
 };
 
-struct ChurnStats {
+// What a client loop measured; written by that loop only.
+struct ClientStats {
   std::uint64_t attempted = 0;  // connections the client started
   std::uint64_t completed = 0;  // connections that ended as the closer meant
   std::uint64_t connected = 0;  // connections the client saw established
-  std::uint64_t accepted = 0;   // connections the server accepted
   // closer=rst: connections the client saw end with ECONNRESET (expected,
   // counted in `completed`, not in `errors`).
   std::uint64_t resets = 0;
   // Connections still in flight when the run's time limit struck.
   std::uint64_t unfinished = 0;
-  // Server connections still open 1 s after the client finished, closed by
-  // the server then (their peer had not closed).
-  std::uint64_t server_forced_closes = 0;
   double seconds = 0;  // wall time of the churn, first connect to last close
   bool hit_time_limit = false;
   ErrorCounts errors;
   LatencyHistogram latency;  // connect start to close, completed only
-  std::uint16_t server_port = 0;
-  // SO_REUSEADDR / SO_REUSEPORT read back with getsockopt from the live
-  // listener after libuv took it over (-1: could not be read).
-  int listener_reuseaddr = -1;
-  int listener_reuseport = -1;
-  std::uint64_t client_ports_distinct =
-      0;  // distinct local ports the client used
-  RebindResult rebind;
-
-  // Listener restarts (Scenario::restart_every). Every failed bind()/listen()
-  // of a new listener is in `errors` at Step::kBind / Step::kListen.
-  std::uint64_t restarts = 0;         // restarts listening again
-  std::uint64_t restarts_failed = 0;  // gave up at the bound, or cut by the
-                                      // end of the run while retrying
-  // Close of the old listener to listen() of the new one, restarts that
-  // completed only.
-  LatencyHistogram restart_downtime;
-  // Time the server had no listener during the churn: the completed
-  // restarts' downtime plus a failed restart's until the client finished.
-  std::uint64_t server_down_ns = 0;
-  // Connections waiting in a listener's accept queue when a restart closed
-  // it (TCP_INFO tcpi_unacked just before close(2)): the kernel resets them;
-  // the client saw them established, the server never accepts them.
-  std::uint64_t accept_queue_lost = 0;
-  // SO_REUSEADDR read back from the last listener a restart made (-1: none).
-  int restart_reuseaddr = -1;
-  // Times the server paused accepting for lack of fds (accept EMFILE that
-  // libuv did not answer itself): it freed a spare fd, took one connection
-  // and waited until an fd was free again (polled every 1 ms).
-  std::uint64_t accept_pauses = 0;
-  // Connections the client saw established that the server never accepted,
-  // restarts' lost accept queues aside: connected - accepted -
-  // accept_queue_lost, floored at 0. Out of fds, libuv accepts and closes
-  // pending connections itself (uv__emfile_trick) without telling the
-  // server; with closer=client and no payload the client cannot tell either.
-  std::uint64_t not_accepted = 0;
-  // The end-of-run drain hit its 1 s bound with the listener still open,
-  // waiting for accepts that did not come.
-  bool drain_waited_for_accepts = false;
-
-  // Non-empty when the run could not go on (e.g. the listener setup failed,
-  // or a loop's setup ran out of file descriptors: "server loop setup:
-  // uv_loop_init: EMFILE", also counted in `errors` at Step::kSetup).
-  std::string fatal;
-
+  // Distinct local ports the client used (merged: the sum, an upper bound
+  // when loops share a port range).
+  std::uint64_t client_ports_distinct = 0;
   // Client port binding and port exhaustion. A client bind() failure is
-  // also in `errors` at Step::kBind, where a listener's would be too; this
-  // count is the client's alone.
+  // also in `errors` at Step::kBind.
   std::uint64_t client_bind_failures = 0;
   std::uint64_t client_bind_eaddrinuse = 0;  // of those, EADDRINUSE
   // Seconds from the churn's start to the first connection attempt that
-  // failed before it was established (client bind() or connect(), any errno);
-  // unset when none failed.
+  // failed before it was established (client bind() or connect(), any
+  // errno); unset when none failed.
   std::optional<double> first_connect_failure_s;
   // Connections completed before that first failure (all when none failed).
   std::uint64_t completed_before_failure = 0;
   // SO_REUSEADDR read back from the first connected client socket (-1: none
   // connected or not readable): what the kernel has, not what was asked.
   int client_reuseaddr = -1;
+
+  // Adds another loop's counts: sums, the longer time, the earlier failure.
+  void Merge(const ClientStats& other);
+};
+
+// What a server loop measured; written by that loop only.
+struct ServerStats {
+  std::uint64_t accepted = 0;  // connections the server accepted
+  // Server connections still open 1 s after the client finished, closed by
+  // the server then (their peer had not closed).
+  std::uint64_t server_forced_closes = 0;
+  // accept, listener restarts and the rebind, by step and errno name.
+  ErrorCounts errors;
+  // SO_REUSEADDR / SO_REUSEPORT read back with getsockopt from the live
+  // listener after libuv took it over (-1: could not be read).
+  int listener_reuseaddr = -1;
+  int listener_reuseport = -1;
+  RebindResult rebind;
+  // Listener restarts (Scenario::restart_every); their failed
+  // bind()/listen() are in `errors` at Step::kBind / Step::kListen.
+  std::uint64_t restarts = 0;         // restarts listening again
+  std::uint64_t restarts_failed = 0;  // gave up at the bound, or cut by the
+                                      // end of the run while retrying
+  // Close of the old listener to listen() of the new one, completed only.
+  LatencyHistogram restart_downtime;
+  // Time the server had no listener during the churn: the completed
+  // restarts' downtime plus a failed restart's until the client finished.
+  std::uint64_t server_down_ns = 0;
+  // Connections in a listener's accept queue when a restart closed it
+  // (TCP_INFO tcpi_unacked): the kernel resets them.
+  std::uint64_t accept_queue_lost = 0;
+  // SO_REUSEADDR read back from the last listener a restart made (-1: none).
+  int restart_reuseaddr = -1;
+  // Times the server paused accepting for lack of fds (docs/engine-limits.md).
+  std::uint64_t accept_pauses = 0;
+  // The end-of-run drain hit its 1 s bound with the listener still open,
+  // waiting for accepts that did not come.
+  bool drain_waited_for_accepts = false;
+
+  // Adds another loop's counts; the first rebind attempted and the first
+  // option read back stand for all.
+  void Merge(const ServerStats& other);
+};
+
+// A run: each part filled by its own loop(s), the figures derived from both
+// computed here.
+struct ChurnStats {
+  // Apart by a cache line: the two loops write them from two cores.
+  alignas(64) ClientStats client;
+  alignas(64) ServerStats server;
+  std::uint16_t server_port = 0;
+  // Non-empty when the run could not go on (e.g. the listener setup failed,
+  // or a loop's setup ran out of file descriptors: "server loop setup:
+  // uv_loop_init: EMFILE", also counted in that side's errors at
+  // Step::kSetup).
+  std::string fatal;
+
+  // Both sides' failures.
+  ErrorCounts errors() const;
+  // Connections the client saw established that the server never accepted,
+  // restarts' lost accept queues aside: connected - accepted -
+  // accept_queue_lost, floored at 0 (docs/engine-limits.md).
+  std::uint64_t not_accepted() const;
 };
 
 }  // namespace twbench

@@ -1,0 +1,381 @@
+#include "churn_server.h"
+
+#include <netinet/tcp.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <string>
+
+#include "engine_loop.h"
+#include "spdlog/spdlog.h"
+#include "twbench/run_clock.h"
+#include "twbench/socket_census.h"
+
+namespace twbench {
+namespace {
+
+constexpr std::uint64_t kDrainMs = 1000;  // server's wait for last EOFs
+// A restart's retries: 1 ms, doubling up to this, until restart_max_wait_s.
+constexpr std::uint64_t kRestartRetryMaxMs = 50;
+// The rebind's wait for the run's sockets to finish closing on the wire:
+// past a 200 ms RTO and a second one of 400 ms (docs/engine-limits.md).
+constexpr double kRebindWaitMaxS = 1.0;
+
+// Which sockets still hold the port when a rebind fails, by TCP state
+// ("TIME_WAIT=500", "LAST_ACK=1"): the why of an EADDRINUSE.
+std::string Blockers(std::uint16_t port) {
+  CensusQuery q;
+  q.local_port = port;
+  std::string out;
+  try {
+    TcpStateCounts c = CountTcpSockets(q);
+    for (int i = 1; i <= kTcpStateMax; ++i) {
+      if (c.by_state[i] == 0) continue;
+      if (!out.empty()) out += ' ';
+      out += ToString(static_cast<TcpState>(i));
+      out += '=' + std::to_string(c.by_state[i]);
+    }
+  } catch (const std::exception& e) {
+    out = std::string("census failed: ") + e.what();
+  }
+  return out;
+}
+
+// Waits until no socket on the port is between close() and TIME_WAIT/CLOSED
+// (a bind() meanwhile would meet LAST_ACK instead of what the run left
+// behind). *settled: whether it got there (false also when the census
+// fails, e.g. EMFILE). Returns ns waited.
+std::uint64_t AwaitClosedOnTheWire(std::uint16_t port, bool* settled) {
+  const std::uint64_t start = NowNs();
+  *settled = false;
+  CensusQuery q;
+  q.states = 0;  // nothing to count: only the wait for the closing states
+  q.local_port = port;
+  try {
+    *settled = CountTcpSocketsSettled(q, kRebindWaitMaxS).settled;
+  } catch (const std::exception& e) {
+    spdlog::debug("rebind wait: census failed: {}", e.what());
+  }
+  return NowNs() - start;
+}
+
+}  // namespace
+
+Server::Server(const Scenario& s, ServerStats* stats, std::uint16_t port,
+               std::optional<sockaddr_storage> address, LiveCounters* live)
+    : s_(s),
+      stats_(stats),
+      port_(port),
+      address_(address),
+      live_(live),
+      throttle_(&stats->accept_pauses, [this] { AcceptOne(); }),
+      conns_(s, stats, live, [this] {
+        if (conns_.open() == 0) On(ListenerEvent::kLastConnectionClosed);
+      }) {}
+
+int Server::Init(UniqueFd listener, const char** what) {
+  *what = "uv_loop_init";
+  if (int rc = InitLoop(&loop_); rc != 0) return rc;
+  loop_ready_ = true;
+  loop_.data = this;
+  *what = "uv_async_init";
+  if (int rc = uv_async_init(&loop_, &stop_async_, OnStopAsync); rc != 0) {
+    return rc;
+  }
+  stop_async_.data = this;
+  uv_timer_init(&loop_, &drain_);
+  drain_.data = this;
+  uv_timer_init(&loop_, &restart_timer_);
+  restart_timer_.data = this;
+  conns_.Init(&loop_);
+  throttle_.Init(&loop_);
+  uv_tcp_init(&loop_, &listener_);
+  listener_.data = this;
+  *what = "uv_tcp_open";
+  if (int rc = uv_tcp_open(&listener_, listener.get()); rc != 0) return rc;
+  listener.release();  // libuv owns the fd now
+  // What the kernel has on the live socket, not what was asked for.
+  stats_->listener_reuseaddr = ListenerOption(SO_REUSEADDR);
+  stats_->listener_reuseport = ListenerOption(SO_REUSEPORT);
+  if (!s_.server_accepts) return 0;  // listen(2) done; nobody accepts
+  *what = "uv_listen";
+  return uv_listen(AsStream(&listener_), s_.backlog, OnConnection);
+}
+
+void Server::RequestStop(std::uint64_t client_connected,
+                         std::uint64_t churn_end_ns) {
+  expected_accepts_.store(client_connected);
+  churn_end_ns_.store(churn_end_ns);
+  uv_async_send(&stop_async_);
+}
+
+void Server::CloseLoop() { CloseLoopOrDie(&loop_, "server"); }
+
+void Server::Abandon() {
+  if (loop_ready_) AbandonLoop(&loop_, "server");
+}
+
+// ------------------------------------------------------- the state machine
+
+void Server::On(ListenerEvent event) {
+  const ListenerState from = state_;
+  const std::optional<ListenerState> to = NextListenerState(from, event);
+  if (!to) return;
+  state_ = *to;
+  Enter(from, event);
+}
+
+void Server::Enter(ListenerState from, ListenerEvent event) {
+  if (event == ListenerEvent::kStopRequested &&
+      (from == ListenerState::kClosingForRestart ||
+       from == ListenerState::kRestartRetrying)) {
+    ++stats_->restarts_failed;  // the end of the run cut the restart
+    uv_timer_stop(&restart_timer_);
+  }
+  switch (state_) {
+    case ListenerState::kOpen:
+      RestartDone();
+      break;
+    case ListenerState::kDraining:
+      break;
+    case ListenerState::kClosingForRestart:
+      BeginRestart();
+      break;
+    case ListenerState::kRestartRetrying:
+      if (event == ListenerEvent::kCloseCallback) {
+        TryRestart();  // the handle is free: the new socket goes into it
+      } else {
+        ScheduleRetry();
+      }
+      break;
+    case ListenerState::kRestartFailed:
+      ++stats_->restarts_failed;
+      break;
+    case ListenerState::kClosingForGood:
+      if (event == ListenerEvent::kDrainTimeout) {
+        stats_->drain_waited_for_accepts = true;
+      }
+      if (from != ListenerState::kClosingForRestart) CloseListener();
+      break;
+    case ListenerState::kClosed:
+      if (conns_.open() == 0) On(ListenerEvent::kLastConnectionClosed);
+      break;
+    case ListenerState::kRebound:
+      Rebind();
+      break;
+  }
+}
+
+// ------------------------------------------------------------- accepting
+
+void Server::OnConnection(uv_stream_t* listener, int status) {
+  static_cast<Server*>(listener->data)->Accept(status);
+}
+
+void Server::Accept(int status) {
+  if (status < 0) {
+    // Seldom EMFILE/ENFILE: libuv answers most itself and drops the
+    // connections; those are counted where the client sees them end, and in
+    // ChurnStats::not_accepted().
+    stats_->errors.Add(Step::kAccept, status);
+    throttle_.OnAcceptError(status);
+    return;
+  }
+  if (throttle_.PauseIfDue()) return;
+  AcceptOne();
+}
+
+void Server::AcceptOne() {
+  ServerConn* c = conns_.Accept(AsStream(&listener_));
+  if (c == nullptr) return;
+  AfterAccept();
+  conns_.Serve(c);
+}
+
+// The accept may be the one the drain waited for, or the restart_every-th.
+void Server::AfterAccept() {
+  if (state_ == ListenerState::kDraining &&
+      stats_->accepted >= expected_accepts_.load()) {
+    On(ListenerEvent::kAcceptsDone);
+  }
+  if (state_ == ListenerState::kOpen && s_.restart_every > 0 &&
+      ++since_restart_ >= s_.restart_every) {
+    since_restart_ = 0;
+    On(ListenerEvent::kAcceptCountReached);
+  }
+}
+
+// ------------------------------------------------------------ the stop
+
+void Server::OnStopAsync(uv_async_t* a) {
+  static_cast<Server*>(a->data)->Stop();
+}
+
+// The client is done. Connections it made but the server has not yet
+// accepted are accepted first: closing a listener resets its accept queue,
+// and that RST would kill the client's TIME_WAIT. Then the listener closes;
+// open connections close on their EOF. The drain timer bounds both waits.
+void Server::Stop() {
+  uv_close(AsHandle(&stop_async_), nullptr);
+  EndDownTime();
+  LimitExpectedAccepts();
+  uv_timer_start(&drain_, OnDrainTimeout, kDrainMs, 0);
+  On(ListenerEvent::kStopRequested);
+  if (state_ == ListenerState::kDraining &&
+      (!s_.server_accepts || stats_->accepted >= expected_accepts_.load())) {
+    On(ListenerEvent::kAcceptsDone);
+  }
+}
+
+// The time the server was down so far counts until the client finished.
+void Server::EndDownTime() {
+  if (down_since_ns_ == 0) return;
+  const std::uint64_t end = churn_end_ns_.load();
+  // end < down_since: a restart begun by an accept after the client finished.
+  if (end > down_since_ns_) stats_->server_down_ns += end - down_since_ns_;
+  down_since_ns_ = 0;
+}
+
+// With restarts, connections lost in a closed listener's queue never come:
+// wait only for those the live listener holds now.
+void Server::LimitExpectedAccepts() {
+  if (s_.restart_every <= 0) return;
+  const std::uint64_t can_come = state_ == ListenerState::kOpen
+                                     ? stats_->accepted + AcceptQueueLength()
+                                     : stats_->accepted;
+  expected_accepts_.store(std::min(expected_accepts_.load(), can_come));
+}
+
+void Server::OnDrainTimeout(uv_timer_t* t) {
+  auto* self = static_cast<Server*>(t->data);
+  self->On(ListenerEvent::kDrainTimeout);
+  self->conns_.ForceCloseAll();
+}
+
+void Server::CloseListener() {
+  throttle_.Cancel();
+  uv_close(AsHandle(&listener_), OnListenerClosed);
+}
+
+void Server::OnListenerClosed(uv_handle_t* h) {
+  static_cast<Server*>(h->data)->On(ListenerEvent::kCloseCallback);
+}
+
+// ------------------------------------------------------------- restarts
+
+// close(2) resets the connections in the accept queue: the client saw them
+// established, the server will never accept them; they are counted here.
+void Server::BeginRestart() {
+  stats_->accept_queue_lost += AcceptQueueLength();
+  restart_start_ns_ = down_since_ns_ = NowNs();
+  retry_ms_ = 0;
+  CloseListener();  // the callback, later in this loop turn, binds
+}
+
+// One try: socket -> setsockopt -> bind -> listen (never uv_tcp_bind, which
+// would force SO_REUSEADDR on), then libuv takes the fd over.
+void Server::TryRestart() {
+  ListenerResult r = MakeListener(NewListenerOptions());
+  if (!r.fd) {
+    stats_->errors.Add(r.failed_step, r.error);
+    Bump(live_->bind_failures);
+    On(ListenerEvent::kBindFailed);
+    return;
+  }
+  if (int rc = ListenAgain(std::move(r.fd)); rc != 0) {
+    // listen(2) succeeded a moment ago on this very socket.
+    spdlog::critical("restarted listener setup failed: {}", uv_err_name(rc));
+    std::abort();
+  }
+  On(ListenerEvent::kBindOk);
+}
+
+int Server::ListenAgain(UniqueFd fd) {
+  uv_tcp_init(&loop_, &listener_);
+  listener_.data = this;
+  if (int rc = uv_tcp_open(&listener_, fd.get()); rc != 0) return rc;
+  fd.release();  // libuv owns the fd now
+  return uv_listen(AsStream(&listener_), s_.backlog, OnConnection);
+}
+
+void Server::RestartDone() {
+  const std::uint64_t now = NowNs();
+  stats_->restart_downtime.Record(now - restart_start_ns_);
+  stats_->server_down_ns += now - down_since_ns_;
+  down_since_ns_ = 0;
+  ++stats_->restarts;
+  Bump(live_->restarts);
+  stats_->restart_reuseaddr = ListenerOption(SO_REUSEADDR);
+}
+
+// Backoff 1, 2, 4 ... 50 ms, the last try at the bound; past it the server
+// stays down until the run ends.
+void Server::ScheduleRetry() {
+  const std::uint64_t waited = NowNs() - restart_start_ns_;
+  const std::uint64_t limit = SecondsToNs(s_.restart_max_wait_s);
+  if (waited >= limit) {
+    On(ListenerEvent::kRetryBoundHit);
+    return;
+  }
+  retry_ms_ = std::clamp<std::uint64_t>(retry_ms_ * 2, 1, kRestartRetryMaxMs);
+  const std::uint64_t left_ms = (limit - waited + 999999) / 1000000;
+  uv_timer_start(&restart_timer_, OnRestartTimer, std::min(retry_ms_, left_ms),
+                 0);
+}
+
+void Server::OnRestartTimer(uv_timer_t* t) {
+  static_cast<Server*>(t->data)->TryRestart();
+}
+
+// Connections the live listener holds completed but not yet accepted: for a
+// listening socket the kernel reports its accept queue in tcpi_unacked.
+std::uint64_t Server::AcceptQueueLength() {
+  uv_os_fd_t fd;
+  tcp_info info{};
+  socklen_t len = sizeof(info);
+  if (uv_fileno(AsHandle(&listener_), &fd) != 0 ||
+      getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) != 0) {
+    return 0;
+  }
+  return info.tcpi_unacked;
+}
+
+int Server::ListenerOption(int name) {
+  uv_os_fd_t fd;
+  if (uv_fileno(AsHandle(&listener_), &fd) != 0) return -1;
+  return GetIntSockopt(fd, SOL_SOCKET, name);
+}
+
+ListenerOptions Server::NewListenerOptions() const {
+  return {s_.family,    port_,      s_.new_reuseaddr.value_or(s_.reuseaddr),
+          s_.reuseport, s_.backlog, true,
+          address_};
+}
+
+// --------------------------------------------------------------- rebind
+
+// "Restart the server at once": a fresh socket with the same options (or
+// Scenario::new_reuseaddr) on the same address and port, once the last socket
+// of the old one closed and finished closing on the wire: the question is
+// what TIME_WAIT does to a restart, not whether the peer's last ACK has been
+// processed yet.
+void Server::Rebind() {
+  uv_close(AsHandle(&drain_), nullptr);
+  uv_close(AsHandle(&restart_timer_), nullptr);
+  conns_.CloseTimers();
+  throttle_.Close();
+  if (!s_.rebind_after) return;
+  RebindResult& rb = stats_->rebind;
+  rb.wait_ns = AwaitClosedOnTheWire(port_, &rb.wait_settled);
+  ListenerResult r = MakeListener(NewListenerOptions());  // closed with r
+  rb.attempted = true;
+  rb.bound = r.fd.valid();
+  rb.error = r.error;
+  rb.failed_step = r.failed_step;
+  if (rb.bound) return;
+  Bump(live_->bind_failures);
+  stats_->errors.Add(r.failed_step, r.error);
+  rb.blockers = Blockers(port_);
+}
+
+}  // namespace twbench

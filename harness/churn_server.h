@@ -1,0 +1,94 @@
+// The churn engine's server loop: the listener through its lifecycle
+// (listener_lifecycle.h: restarts, the end-of-run drain, the rebind), the
+// accept throttle for EMFILE and the accepted connections. Private to
+// harness/.
+#pragma once
+
+#include <sys/socket.h>
+#include <uv.h>
+
+#include <atomic>
+#include <cstdint>
+#include <optional>
+
+#include "accept_throttle.h"
+#include "server_conns.h"
+#include "twbench/churn_stats.h"
+#include "twbench/listener.h"
+#include "twbench/listener_lifecycle.h"
+#include "twbench/live_counters.h"
+#include "twbench/scenario.h"
+#include "twbench/unique_fd.h"
+
+namespace twbench {
+
+class Server {
+ public:
+  Server(const Scenario& s, ServerStats* stats, std::uint16_t port,
+         std::optional<sockaddr_storage> address, LiveCounters* live);
+
+  // Opens the loop and hands the harness-made listener to libuv. Fails when
+  // the process is out of fds, naming the call in *what; Abandon() then
+  // closes whatever was made.
+  int Init(UniqueFd listener, const char** what);
+  void Run() { uv_run(&loop_, UV_RUN_DEFAULT); }
+  // Thread-safe: asks the server loop to drain, close and rebind.
+  // `client_connected`: connections the client saw established, which the
+  // server accepts before it closes its listener. `churn_end_ns`: when the
+  // client finished (the end of the server's down time, if it is down).
+  void RequestStop(std::uint64_t client_connected, std::uint64_t churn_end_ns);
+  void CloseLoop();
+  void Abandon();
+
+ private:
+  static void OnConnection(uv_stream_t* listener, int status);
+  static void OnStopAsync(uv_async_t* a);
+  static void OnDrainTimeout(uv_timer_t* t);
+  static void OnListenerClosed(uv_handle_t* h);
+  static void OnRestartTimer(uv_timer_t* t);
+
+  // The state machine: the transition, then the new state's actions.
+  void On(ListenerEvent event);
+  void Enter(ListenerState from, ListenerEvent event);
+
+  void Accept(int status);
+  void AcceptOne();
+  void AfterAccept();
+  void Stop();
+  void EndDownTime();
+  void LimitExpectedAccepts();
+  void CloseListener();
+  void BeginRestart();
+  void TryRestart();
+  int ListenAgain(UniqueFd fd);
+  void RestartDone();
+  void ScheduleRetry();
+  void Rebind();
+  std::uint64_t AcceptQueueLength();
+  int ListenerOption(int name);
+  ListenerOptions NewListenerOptions() const;
+
+  const Scenario& s_;
+  ServerStats* stats_;
+  std::uint16_t port_;
+  std::optional<sockaddr_storage> address_;  // null: loopback
+  LiveCounters* live_;
+  uv_loop_t loop_{};
+  bool loop_ready_ = false;  // uv_loop_init succeeded
+  uv_tcp_t listener_{};
+  ListenerState state_ = ListenerState::kOpen;
+  uv_async_t stop_async_{};
+  uv_timer_t drain_{};
+  std::atomic<std::uint64_t> expected_accepts_{0};
+  std::atomic<std::uint64_t> churn_end_ns_{0};
+  // Restarts (Scenario::restart_every).
+  uv_timer_t restart_timer_{};
+  int since_restart_ = 0;               // accepts since the last (re)start
+  std::uint64_t restart_start_ns_ = 0;  // the old listener's close
+  std::uint64_t down_since_ns_ = 0;     // 0: a listener is up
+  std::uint64_t retry_ms_ = 0;          // the last backoff
+  AcceptThrottle throttle_;
+  ServerConns conns_;
+};
+
+}  // namespace twbench
