@@ -116,6 +116,57 @@ test_bad_input() {
   run 2 "bad threshold" "$FX/baseline.csv" "$FX/baseline.csv" --threshold-metric=conn_per_s=much
 }
 
+# Input no regression job should ever read as "regression" (exit 1) or wait
+# on: each case exits 2 naming the file, never a traceback.
+test_hostile_input() {
+  local bad
+  # A compared metric missing on one side used to compare as PASS.
+  cut -d, -f1-40,42- "$FX/baseline.csv" >"$TMP/no_p90.csv"
+  run 2 "metric column missing in candidate" "$FX/baseline.csv" "$TMP/no_p90.csv"
+  expect_grep "missing metric: file and column named" 'no_p90\.csv: no column .lat_p90_us.' "$TMP/err"
+  run 2 "metric column missing in baseline" "$TMP/no_p90.csv" "$FX/baseline.csv"
+  run 0 "metric column missing but not compared" "$TMP/no_p90.csv" "$FX/baseline.csv" --metrics=conn_per_s,time_wait
+  # Nested JSON: the parser's recursion used to end in a traceback, exit 1.
+  python3 -c 'print("[" * 100000)' >"$TMP/nested.json"
+  run 2 "JSON nested 100,000 deep" "$FX/baseline.csv" "$TMP/nested.json"
+  expect_grep "nested JSON: named" 'nested\.json: .*nest' "$TMP/err"
+  expect_no_grep "nested JSON: no traceback" 'Traceback' "$TMP/err"
+  # An integer of 5000 digits: Python's int limit is a ValueError, not a
+  # JSONDecodeError.
+  python3 -c 'print("{\"benchmarks\": [{\"name\": \"x\", \"conn_per_s\": " + "9" * 5000 + "}]}")' >"$TMP/bigint.json"
+  run 2 "JSON integer of 5000 digits" "$FX/baseline.csv" "$TMP/bigint.json"
+  expect_no_grep "big integer: no traceback" 'Traceback' "$TMP/err"
+  # Unbounded input: /dev/zero is binary at its first byte; an endless text
+  # stream stops at the 256 MiB cap instead of filling memory.
+  run 2 "/dev/zero as input" "$FX/baseline.csv" /dev/zero
+  expect_grep "/dev/zero: binary data" 'zero: binary data' "$TMP/err"
+  yes 'name,conn_per_s' | head -c $((256 * 1024 * 1024 + 1)) >"$TMP/huge.csv"
+  run 2 "input over 256 MiB" "$FX/baseline.csv" "$TMP/huge.csv"
+  expect_grep "over the cap: said" 'huge\.csv: larger than 256 MiB' "$TMP/err"
+  rm -f "$TMP/huge.csv"
+  # Out-of-range options.
+  for bad in --alpha=2 --alpha=0 --alpha=1 --alpha=nan --threshold=-0.1 \
+      --threshold=inf --threshold-metric=conn_per_s=-1; do
+    run 2 "option $bad" "$FX/baseline.csv" "$FX/baseline.csv" "$bad"
+  done
+  # The reader of stdout gone before the first line (a closed pipe): not a
+  # regression (exit 1), no traceback.
+  local got
+  got=$(python3 - "$COMPARE" "$FX/baseline.csv" "$FX/regressed.csv" 2>&1 <<'EOF'
+import os, subprocess, sys
+r, w = os.pipe()
+os.close(r)
+p = subprocess.run(sys.argv[1:], stdout=w, stderr=subprocess.PIPE, timeout=60)
+print(p.returncode, "traceback" if b"Traceback" in p.stderr else "clean")
+EOF
+)
+  if [[ $got == "141 clean" ]]; then
+    pass "stdout closed: exit 141, no traceback"
+  else
+    fail "stdout closed: '$got', want '141 clean'"
+  fi
+}
+
 # The U test on cases worked by hand (module imported from the script's path).
 test_u_test() {
   local out
@@ -200,6 +251,7 @@ test_verdicts
 test_json
 test_formats
 test_bad_input
+test_hostile_input
 test_u_test
 test_real_run
 
