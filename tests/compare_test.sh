@@ -139,7 +139,7 @@ test_hostile_input() {
   # Unbounded input: /dev/zero is binary at its first byte; an endless text
   # stream stops at the 256 MiB cap instead of filling memory.
   run 2 "/dev/zero as input" "$FX/baseline.csv" /dev/zero
-  expect_grep "/dev/zero: binary data" 'zero: binary data' "$TMP/err"
+  expect_grep "/dev/zero: binary data" 'zero:1: binary data' "$TMP/err"
   yes 'name,conn_per_s' | head -c $((256 * 1024 * 1024 + 1)) >"$TMP/huge.csv"
   run 2 "input over 256 MiB" "$FX/baseline.csv" "$TMP/huge.csv"
   expect_grep "over the cap: said" 'huge\.csv: larger than 256 MiB' "$TMP/err"

@@ -48,6 +48,32 @@ test_summary() {
   : >"$TMP/empty.csv"
   expect_status "summary: empty file exits 2" 2 "$summary" "$TMP/empty.csv"
   test_summary_malformed
+  test_summary_settings_from_columns
+}
+
+# Settings come from the setting columns, not from the benchmark names: a
+# row whose name says nothing of its topology is still told apart by its
+# topology column, and the names' spelling (client_ports) is not used.
+test_summary_settings_from_columns() {
+  local base=$ROOT/results/baseline/20261125T131015Z-vm.csv
+  expect_status "summary: kept baseline exits 0" 0 "$ROOT/scripts/summary" "$base"
+  expect_grep "summary: client binding from its columns" \
+    '^BM_Churn/client_bind:range/client_port_range:20000-20499/budget_connections:5000 +client +8 ' "$TMP/out"
+  expect_no_grep "summary: new_reuseaddr following reuseaddr is no setting" 'new_reuseaddr' "$TMP/out"
+  python3 - "$base" "$TMP/renamed.csv" <<'EOF'
+import csv, sys
+with open(sys.argv[1], newline="") as f:
+    rows = list(csv.reader(f))
+header = rows[0]
+name, topology = header.index("name"), header.index("topology")
+for row in rows[1:]:
+    if "/closer:rst/conc:64/payload:1024/" in row[name]:
+        row[topology] = "veth"  # the name keeps saying loopback
+with open(sys.argv[2], "w", newline="") as f:
+    csv.writer(f, lineterminator="\n").writerows(rows)
+EOF
+  expect_status "summary: renamed fixture exits 0" 0 "$ROOT/scripts/summary" "$TMP/renamed.csv"
+  expect_grep "summary: topology read from its column" '^BM_Churn/topology:veth +rst +64 +1024 ' "$TMP/out"
 }
 
 # expect_bad_input NAME FILE: summary exits 2 naming FILE:LINE, no traceback.
