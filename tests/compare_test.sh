@@ -175,6 +175,32 @@ EOF
   fi
 }
 
+# Ctrl-C while compare waits on its input (a FIFO nobody writes): exit 130
+# with one line, no traceback. SIGINT restored to its default for the child:
+# a background job of a script inherits it ignored.
+test_interrupt() {
+  mkfifo "$TMP/fifo.csv"
+  local got
+  got=$(python3 - "$COMPARE" "$FX/baseline.csv" "$TMP/fifo.csv" 2>&1 <<'EOF'
+import signal, subprocess, sys, time
+p = subprocess.Popen(sys.argv[1:], stdout=subprocess.PIPE,
+                     stderr=subprocess.PIPE,
+                     preexec_fn=lambda: signal.signal(signal.SIGINT,
+                                                      signal.SIG_DFL))
+time.sleep(2)  # imports done, blocked opening the FIFO
+p.send_signal(signal.SIGINT)
+out, err = p.communicate(timeout=30)
+print(p.returncode, "traceback" if b"Traceback" in err else
+      err.decode().strip())
+EOF
+)
+  if [[ $got == "130 compare: interrupted" ]]; then
+    pass "Ctrl-C: exit 130, 'interrupted', no traceback"
+  else
+    fail "Ctrl-C: '$got', want '130 compare: interrupted'"
+  fi
+}
+
 # The U test on cases worked by hand (module imported from the script's path).
 test_u_test() {
   local out
@@ -282,6 +308,7 @@ test_json
 test_formats
 test_bad_input
 test_hostile_input
+test_interrupt
 test_u_test
 test_real_run
 
