@@ -137,7 +137,40 @@ EOF
     "time_wait .*BEHAVIOUR CHANGE" "$TMP/out"
 }
 
+# The regression command's repetitions: --compare alone runs 10 (what
+# compare needs to flag one benchmark, docs/regression.md); --repetitions or
+# twbench's own --benchmark_repetitions win. A fake twbench records its
+# arguments and writes a fixture CSV, so nothing is measured.
+test_compare_default_repetitions() {
+  local root=$TMP/root_fake fixture=$FIXTURES/compare/baseline.csv
+  mkdir -p "$root/build/release"
+  cp -r "$ROOT/scripts" "$root/scripts"
+  cat >"$root/build/release/twbench" <<EOF
+#!/bin/sh
+echo "\$*" >"$TMP/twbench.args"
+for arg; do
+  case \$arg in --csv=*) cp "$fixture" "\${arg#--csv=}" ;; esac
+done
+EOF
+  chmod 755 "$root/build/release/twbench"
+  local -a bench=(env PATH="$TMP/fakebin:$PATH" TWBENCH_SKIP_PACKAGE_CHECK=1
+    "$root/scripts/bench")
+  expect_status "--compare alone exits 0" 0 "${bench[@]}" --compare="$fixture"
+  expect_grep "--compare alone: 10 repetitions" \
+    ' --benchmark_repetitions=10 --benchmark_enable_random_interleaving=true' "$TMP/twbench.args"
+  expect_status "--compare --repetitions=6 exits 0" 0 "${bench[@]}" \
+    --compare="$fixture" --repetitions=6
+  expect_grep "--repetitions=6 wins" ' --benchmark_repetitions=6 ' "$TMP/twbench.args"
+  expect_status "--compare with --benchmark_repetitions exits 0" 0 \
+    "${bench[@]}" --compare="$fixture" -- --benchmark_repetitions=4
+  expect_grep "--benchmark_repetitions=4 kept" ' --benchmark_repetitions=4' "$TMP/twbench.args"
+  expect_no_grep "--benchmark_repetitions=4: no 10" 'repetitions=10' "$TMP/twbench.args"
+  expect_status "no --compare exits 0" 0 "${bench[@]}"
+  expect_no_grep "no --compare: no repetitions added" 'benchmark_repetitions' "$TMP/twbench.args"
+}
+
 test_bad_flags
+test_compare_default_repetitions
 test_real_runs
 
 check_summary

@@ -172,7 +172,7 @@ test_missing_package_not_root() {
   local copy=$TMP/nobody
   mkdir -p "$copy/scripts/lib"
   cp "$PLOT" "$copy/scripts/plot"
-  cp "$ROOT/scripts/lib/common.sh" "$copy/scripts/lib/"
+  cp "$ROOT/scripts/lib/common.sh" "$ROOT/scripts/lib/resultfile.py" "$copy/scripts/lib/"
   cp "$FIXTURES/churn_small.csv" "$copy/"
   chmod -R a+rX "$TMP"
   expect_status "$name: exits 2" 2 \
@@ -188,8 +188,31 @@ test_missing_package_not_root() {
   fi
 }
 
+# Settings come from the CSV's columns (issue 9.3): client_bind, which the
+# old table of name keys lacked, labels its row, and a topology column that
+# says veth labels the row veth although its name says nothing of it.
+test_settings_from_columns() {
+  python3 - "$ROOT/results/baseline/20261125T131015Z-vm.csv" "$TMP/cols.csv" <<'EOF'
+import csv, sys
+with open(sys.argv[1], newline="") as f:
+    rows = list(csv.reader(f))
+header = rows[0]
+name, topology = header.index("name"), header.index("topology")
+for row in rows[1:]:
+    if "/closer:rst/conc:64/payload:1024/" in row[name]:
+        row[topology] = "veth"
+with open(sys.argv[2], "w", newline="") as f:
+    csv.writer(f, lineterminator="\n").writerows(rows)
+EOF
+  expect_status "columns fixture exits 0" 0 "$PLOT" "$TMP/cols.csv" --out="$TMP/cols"
+  expect_svg "conn_per_s.svg: labels from the setting columns" \
+    "$TMP/cols/cols.conn_per_s.svg" "client_bind:range client_port_range:20000-20499" \
+    "restart_every:2000" "ra0 rst c64 p1024 veth" "ra1 rst c64 p1024 veth"
+}
+
 test_repetitions_with_time_series
 test_single_run_without_time_series
+test_settings_from_columns
 test_bad_input
 test_missing_package_not_root
 

@@ -47,6 +47,57 @@ test_summary() {
 
   : >"$TMP/empty.csv"
   expect_status "summary: empty file exits 2" 2 "$summary" "$TMP/empty.csv"
+  test_summary_malformed
+  test_summary_settings_from_columns
+}
+
+# Settings come from the setting columns, not from the benchmark names: a
+# row whose name says nothing of its topology is still told apart by its
+# topology column, and the names' spelling (client_ports) is not used.
+test_summary_settings_from_columns() {
+  local base=$ROOT/results/baseline/20261125T131015Z-vm.csv
+  expect_status "summary: kept baseline exits 0" 0 "$ROOT/scripts/summary" "$base"
+  expect_grep "summary: client binding from its columns" \
+    '^BM_Churn/client_bind:range/client_port_range:20000-20499/budget_connections:5000 +client +8 ' "$TMP/out"
+  expect_no_grep "summary: new_reuseaddr following reuseaddr is no setting" 'new_reuseaddr' "$TMP/out"
+  python3 - "$base" "$TMP/renamed.csv" <<'EOF'
+import csv, sys
+with open(sys.argv[1], newline="") as f:
+    rows = list(csv.reader(f))
+header = rows[0]
+name, topology = header.index("name"), header.index("topology")
+for row in rows[1:]:
+    if "/closer:rst/conc:64/payload:1024/" in row[name]:
+        row[topology] = "veth"  # the name keeps saying loopback
+with open(sys.argv[2], "w", newline="") as f:
+    csv.writer(f, lineterminator="\n").writerows(rows)
+EOF
+  expect_status "summary: renamed fixture exits 0" 0 "$ROOT/scripts/summary" "$TMP/renamed.csv"
+  expect_grep "summary: topology read from its column" '^BM_Churn/topology:veth +rst +64 +1024 ' "$TMP/out"
+}
+
+# expect_bad_input NAME FILE: summary exits 2 naming FILE:LINE, no traceback.
+expect_bad_input() {
+  local name=$1 file=$2
+  expect_status "summary: $name exits 2" 2 "$ROOT/scripts/summary" "$file"
+  expect_grep "summary: $name names file and line" "${file##*/}:[0-9]+: " "$TMP/err"
+  expect_no_grep "summary: $name, no traceback" 'Traceback' "$TMP/err"
+}
+
+# Input that used to end in a traceback (exit 1).
+test_summary_malformed() {
+  local small=$FIXTURES/churn_small.csv
+  { head -n 3 "$small"; printf '\x00\x01\xff\xfebinary\n'; } >"$TMP/binary.csv"
+  expect_bad_input "binary input" "$TMP/binary.csv"
+  { head -n 3 "$small"; sed -n 4p "$small" | cut -d, -f1-30; } >"$TMP/short_row.csv"
+  expect_bad_input "a short row" "$TMP/short_row.csv"
+  { head -n 3 "$small"; sed -n 4p "$small" | sed 's/,server,/,"server,/'; } >"$TMP/open_quote.csv"
+  expect_bad_input "an unclosed quote" "$TMP/open_quote.csv"
+  # The file a full disk leaves: cut mid-row.
+  head -c 4096 "$ROOT/results/baseline/20261125T131015Z-vm.csv" >"$TMP/cut.csv"
+  expect_bad_input "a CSV cut at 4096 bytes" "$TMP/cut.csv"
+  { head -n 2 "$small"; printf 'BM_Churn/x,iteration\n'; } >"$TMP/two_fields.csv"
+  expect_bad_input "a row of two fields" "$TMP/two_fields.csv"
 }
 
 test_help() {

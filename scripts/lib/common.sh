@@ -5,7 +5,8 @@
 # Debian packages, by purpose. Extend a list here; twbench_packages joins them.
 TWBENCH_BUILD_PACKAGES=(g++ cmake pkg-config libuv1-dev libbenchmark-dev
   libspdlog-dev libgtest-dev libmnl-dev libcli11-dev nlohmann-json3-dev)
-TWBENCH_RUNTIME_PACKAGES=(python3 iproute2)
+# python3-scipy: scripts/compare's Mann-Whitney U test (scipy.stats).
+TWBENCH_RUNTIME_PACKAGES=(python3 python3-scipy iproute2)
 # Plots (scripts/plot): gnuplot without X, with the pngcairo and svg terminals.
 TWBENCH_PLOT_PACKAGES=(gnuplot-nox)
 
