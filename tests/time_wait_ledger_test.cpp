@@ -1,0 +1,252 @@
+// The TIME_WAIT ledger: its arithmetic, then real runs of the engine, each in
+// a fresh namespace where the kernel's counters are the run's own, whose
+// books must balance: closer client and server, both families, tuples
+// reused, the port-exhaustion setting, and tcp_rfc1337 as the control that
+// shows the resets are what ends the missing TIME_WAIT.
+#include "twbench/time_wait_ledger.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <system_error>
+
+#include "netns_skip.h"
+#include "twbench/churn.h"
+#include "twbench/kernel_counters.h"
+#include "twbench/socket_census.h"
+#include "twbench/sysctl.h"
+
+namespace twbench {
+namespace {
+
+using test::InFreshNetns;
+
+TEST(TimeWaitLedgerTest, EveryTermFromItsInput) {
+  TimeWaitLedgerInputs in;
+  in.closer = Closer::kServer;
+  in.entered = 100;
+  in.held = 60;
+  in.recycled = 5;
+  in.killed = 4;
+  in.tuple_reuses = 20;
+  in.out_rsts = 9;
+  in.abort_rsts = 2;
+  in.expired = 3;
+  const TimeWaitLedger l = BalanceTimeWait(in);
+  EXPECT_EQ(l.entered, 100u);
+  EXPECT_EQ(l.held, 60u);
+  EXPECT_EQ(l.recycled, 5u);
+  EXPECT_EQ(l.killed, 4u);
+  EXPECT_EQ(l.taken_over, 20u);
+  EXPECT_EQ(l.reset, 7u);
+  EXPECT_EQ(l.expired, 3u);
+  EXPECT_EQ(l.unexplained, 1);
+}
+
+TEST(TimeWaitLedgerTest, OnlyTheServersTimeWaitIsTakenOverBySyn) {
+  TimeWaitLedgerInputs in;
+  in.closer = Closer::kClient;
+  in.entered = 10;
+  in.held = 4;
+  in.recycled = 6;
+  in.tuple_reuses = 6;  // the same six, counted by TWRecycled
+  EXPECT_EQ(BalanceTimeWait(in).taken_over, 0u);
+  EXPECT_EQ(BalanceTimeWait(in).unexplained, 0);
+  in.closer = Closer::kRst;
+  EXPECT_EQ(BalanceTimeWait(in).taken_over, 0u);
+}
+
+TEST(TimeWaitLedgerTest, AbortsAreNoResetsOfTimeWaitAndTwiceIsNegative) {
+  TimeWaitLedgerInputs in;
+  in.closer = Closer::kRst;
+  in.out_rsts = 500;
+  in.abort_rsts = 500;
+  EXPECT_EQ(BalanceTimeWait(in).reset, 0u);
+  EXPECT_EQ(BalanceTimeWait(in).unexplained, 0);
+  in.abort_rsts = 600;  // never below zero
+  EXPECT_EQ(BalanceTimeWait(in).reset, 0u);
+  in.closer = Closer::kServer;
+  in.entered = 10;
+  in.held = 9;
+  in.out_rsts = 1;
+  in.abort_rsts = 0;
+  in.tuple_reuses = 1;  // the reset one's tuple came round again
+  EXPECT_EQ(BalanceTimeWait(in).unexplained, -1);
+}
+
+// Writes a sysctl of the calling thread's namespace (tcp_rfc1337 is no
+// TcpKnobs member: only this test sets it).
+void WriteSysctl(const char* path, const char* value) {
+  const int fd = open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) throw std::system_error(errno, std::generic_category(), path);
+  const ssize_t n = write(fd, value, std::strlen(value));
+  const int saved = errno;
+  close(fd);
+  if (n < 0) throw std::system_error(saved, std::generic_category(), path);
+}
+
+struct LedgerRun {
+  ChurnStats stats;
+  TimeWaitLedger ledger;
+  std::uint64_t out_rsts = 0;
+};
+
+// The run's TIME_WAIT on both sides of the server's port, once settled.
+std::uint64_t HeldTimeWait(const Scenario& s, std::uint16_t server_port) {
+  CensusQuery q;
+  q.states = StateBit(TcpState::kTimeWait);
+  q.ipv4 = s.family == Family::kIPv4;
+  q.ipv6 = s.family == Family::kIPv6;
+  q.local_port = server_port;
+  const SettledCounts server = CountTcpSocketsSettled(q, 2.0);
+  q.local_port.reset();
+  q.remote_port = server_port;
+  const SettledCounts client = CountTcpSocketsSettled(q, 2.0);
+  EXPECT_TRUE(server.settled && client.settled) << "still closing after 2 s";
+  return server.counts.time_wait() + client.counts.time_wait();
+}
+
+// Measured as bench/bm_churn.cpp's MeasureHere does, plus the ledger's own
+// inputs: snmp Tcp, the aborts, and the tuple reuses from the engine's
+// distinct client ports.
+LedgerRun MeasureLedger(const Scenario& s, bool rfc1337 = false) {
+  LedgerRun run;
+  InFreshNetns([&] {
+    ASSERT_EQ(ApplyTcpKnobs(s.knobs), "");
+    if (rfc1337) WriteSysctl("/proc/sys/net/ipv4/tcp_rfc1337", "1");
+    const TcpExtCounters ext_before = ReadTcpExt();
+    const TcpCounters tcp_before = ReadTcp();
+    const TcpExtAborts aborts_before = ReadTcpExtAborts();
+    run.stats = RunChurn(s);
+    ASSERT_TRUE(run.stats.fatal.empty()) << run.stats.fatal;
+    ASSERT_LT(run.stats.seconds, 50.0);  // nothing can expire: expired = 0
+    TimeWaitLedgerInputs in;
+    in.closer = s.closer;
+    in.held = HeldTimeWait(s, run.stats.server_port);
+    const TcpExtCounters ext = Delta(ReadTcpExt(), ext_before);
+    const TcpCounters tcp = Delta(ReadTcp(), tcp_before);
+    in.entered = ext.tw;
+    in.recycled = ext.tw_recycled;
+    in.killed = ext.tw_killed;
+    in.tuple_reuses = run.stats.connected - run.stats.client_ports_distinct;
+    in.out_rsts = tcp.out_rsts;
+    in.abort_rsts = Delta(ReadTcpExtAborts(), aborts_before).total();
+    run.out_rsts = tcp.out_rsts;
+    run.ledger = BalanceTimeWait(in);
+  });
+  const TimeWaitLedger& l = run.ledger;
+  // The figures for docs/time-wait-ledger.md (--gtest_repeat for more).
+  std::printf(
+      "ledger %s%s: connected %llu entered %llu = held %llu + recycled %llu "
+      "+ killed %llu + taken_over %llu + reset %llu + expired %llu + "
+      "unexplained %lld (OutRsts %llu)\n",
+      SettingsName(s).c_str(), rfc1337 ? " rfc1337=1" : "",
+      static_cast<unsigned long long>(run.stats.connected),
+      static_cast<unsigned long long>(l.entered),
+      static_cast<unsigned long long>(l.held),
+      static_cast<unsigned long long>(l.recycled),
+      static_cast<unsigned long long>(l.killed),
+      static_cast<unsigned long long>(l.taken_over),
+      static_cast<unsigned long long>(l.reset),
+      static_cast<unsigned long long>(l.expired),
+      static_cast<long long>(l.unexplained),
+      static_cast<unsigned long long>(run.out_rsts));
+  return run;
+}
+
+Scenario Churn(Closer closer, Family family, std::uint64_t connections) {
+  Scenario s;
+  s.reuseaddr = true;
+  s.closer = closer;
+  s.family = family;
+  s.concurrency = 64;
+  s.connections = connections;
+  s.time_limit_s = 30;
+  return s;
+}
+
+TEST(TimeWaitLedgerTest, ClientCloseBalancesInBothFamilies) {
+  SKIP_WITHOUT_NETNS();
+  for (Family family : {Family::kIPv4, Family::kIPv6}) {
+    const LedgerRun run = MeasureLedger(Churn(Closer::kClient, family, 2000));
+    EXPECT_EQ(run.stats.completed, 2000u);
+    EXPECT_EQ(run.ledger.entered, 2000u);
+    EXPECT_EQ(run.ledger.taken_over, 0u);
+    EXPECT_EQ(run.ledger.unexplained, 0);
+  }
+}
+
+TEST(TimeWaitLedgerTest, ServerCloseBalancesInBothFamilies) {
+  SKIP_WITHOUT_NETNS();
+  for (Family family : {Family::kIPv4, Family::kIPv6}) {
+    const LedgerRun run = MeasureLedger(Churn(Closer::kServer, family, 2000));
+    EXPECT_EQ(run.stats.completed, 2000u);
+    EXPECT_EQ(run.ledger.entered, 2000u);
+    EXPECT_EQ(run.ledger.unexplained, 0);
+  }
+}
+
+// 2000 connections through 500 client ports bound in turn: every port four
+// times, so 1500 SYNs meet the server's TIME_WAIT of their tuple and end it.
+// A TIME_WAIT reset and later reached by its tuple's SYN is in two terms, so
+// the rest lies in [-reset, 0].
+TEST(TimeWaitLedgerTest, ServerCloseTuplesReusedAreTakenOver) {
+  SKIP_WITHOUT_NETNS();
+  Scenario s = Churn(Closer::kServer, Family::kIPv4, 2000);
+  s.client_bind = ClientBind::kRange;
+  s.client_port_min = 20000;
+  s.client_port_max = 20499;
+  const LedgerRun run = MeasureLedger(s);
+  EXPECT_EQ(run.stats.completed, 2000u);
+  EXPECT_EQ(run.stats.client_ports_distinct, 500u);
+  EXPECT_EQ(run.ledger.taken_over, 1500u);
+  EXPECT_LE(run.ledger.unexplained, 0);
+  EXPECT_GE(run.ledger.unexplained,
+            -static_cast<std::int64_t>(run.ledger.reset));
+}
+
+// The port-exhaustion row's setting (bench/flags.cpp kPortExhaustion, with a
+// smaller budget): 499 ports (the listener has one), tcp_tw_reuse=0. Every
+// connection past the 499th got a port whose TIME_WAIT a reset had ended.
+TEST(TimeWaitLedgerTest, PortExhaustionBalancesAndResetsFreePorts) {
+  SKIP_WITHOUT_NETNS();
+  Scenario s = Churn(Closer::kClient, Family::kIPv4, 2000);
+  s.concurrency = 8;
+  s.knobs.tw_reuse = 0;
+  s.knobs.port_range = {40000, 40499};
+  const LedgerRun run = MeasureLedger(s);
+  EXPECT_EQ(run.ledger.recycled, 0u);
+  EXPECT_EQ(run.ledger.unexplained, 0);
+  EXPECT_LE(run.stats.completed, 499u + run.ledger.reset);
+  EXPECT_GE(run.stats.completed, 499u);
+}
+
+TEST(TimeWaitLedgerTest, AbortiveCloseLeavesNothingToExplain) {
+  SKIP_WITHOUT_NETNS();
+  const LedgerRun run = MeasureLedger(Churn(Closer::kRst, Family::kIPv4, 2000));
+  EXPECT_EQ(run.ledger.entered, 0u);
+  EXPECT_EQ(run.ledger.held, 0u);
+  EXPECT_GE(run.out_rsts, 2000u);  // one abort each
+  EXPECT_EQ(run.ledger.reset, 0u);
+  EXPECT_EQ(run.ledger.unexplained, 0);
+}
+
+// The control: with tcp_rfc1337=1 a TIME_WAIT ignores RSTs, so whatever
+// resets the run sends, none ends a TIME_WAIT and all 2000 are held.
+TEST(TimeWaitLedgerTest, Rfc1337KeepsEveryTimeWaitWhateverTheResets) {
+  SKIP_WITHOUT_NETNS();
+  for (Closer closer : {Closer::kClient, Closer::kServer}) {
+    const LedgerRun run =
+        MeasureLedger(Churn(closer, Family::kIPv4, 2000), /*rfc1337=*/true);
+    EXPECT_EQ(run.ledger.entered, 2000u);
+    EXPECT_EQ(run.ledger.held, 2000u) << run.out_rsts << " RSTs sent";
+  }
+}
+
+}  // namespace
+}  // namespace twbench
