@@ -191,6 +191,25 @@ TEST(TimeWaitLedgerTest, ServerCloseBalancesInBothFamilies) {
   }
 }
 
+// The default matrix's budget: 20,000 connections outrun the ephemeral range
+// (~14,000 ports for connect), so tuples come round again. Client close:
+// tcp_tw_reuse=2 recycles TIME_WAIT older than tcp_tw_reuse_delay. Server
+// close: the SYN takes the server's TIME_WAIT over.
+TEST(TimeWaitLedgerTest, DefaultBudgetBalancesBothClosers) {
+  SKIP_WITHOUT_NETNS();
+  const LedgerRun client =
+      MeasureLedger(Churn(Closer::kClient, Family::kIPv4, 20000));
+  EXPECT_EQ(client.stats.completed, 20000u);
+  EXPECT_EQ(client.ledger.unexplained, 0);
+  const LedgerRun server =
+      MeasureLedger(Churn(Closer::kServer, Family::kIPv4, 20000));
+  EXPECT_EQ(server.stats.completed, 20000u);
+  EXPECT_GT(server.ledger.taken_over, 0u);
+  EXPECT_LE(server.ledger.unexplained, 0);
+  EXPECT_GE(server.ledger.unexplained,
+            -static_cast<std::int64_t>(server.ledger.reset));
+}
+
 // 2000 connections through 500 client ports bound in turn: every port four
 // times, so 1500 SYNs meet the server's TIME_WAIT of their tuple and end it.
 // A TIME_WAIT reset and later reached by its tuple's SYN is in two terms, so
