@@ -12,14 +12,18 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <system_error>
 
 #include "netns_skip.h"
 #include "twbench/churn.h"
 #include "twbench/kernel_counters.h"
+#include "twbench/listener.h"
+#include "twbench/netns.h"
 #include "twbench/socket_census.h"
 #include "twbench/sysctl.h"
+#include "twbench/topology.h"
 
 namespace twbench {
 namespace {
@@ -96,19 +100,80 @@ struct LedgerRun {
   std::uint64_t out_rsts = 0;
 };
 
-// The run's TIME_WAIT on both sides of the server's port, once settled.
-std::uint64_t HeldTimeWait(const Scenario& s, std::uint16_t server_port) {
+// The kernel counters the ledger reads, from the calling thread's namespace.
+struct Counters {
+  TcpExtCounters ext;
+  TcpCounters tcp;
+  TcpExtAborts aborts;
+};
+
+Counters ReadCounters() {
+  return {ReadTcpExt(), ReadTcp(), ReadTcpExtAborts()};
+}
+
+// What a namespace's counters rose by, added to *sum (veth: two namespaces).
+void AddDelta(const Counters& after, const Counters& before, Counters* sum) {
+  const TcpExtCounters ext = Delta(after.ext, before.ext);
+  const TcpCounters tcp = Delta(after.tcp, before.tcp);
+  sum->ext.tw += ext.tw;
+  sum->ext.tw_recycled += ext.tw_recycled;
+  sum->ext.tw_killed += ext.tw_killed;
+  sum->tcp.out_rsts += tcp.out_rsts;
+  const TcpExtAborts aborts = Delta(after.aborts, before.aborts);
+  sum->aborts.on_data += aborts.on_data;
+  sum->aborts.on_close += aborts.on_close;
+  sum->aborts.on_memory += aborts.on_memory;
+  sum->aborts.on_linger += aborts.on_linger;
+}
+
+// TIME_WAIT in the calling thread's namespace with the server's port as
+// local port (the server's) or remote port (the client's), once settled.
+std::uint64_t HeldTimeWait(const Scenario& s, std::uint16_t server_port,
+                           bool local) {
   CensusQuery q;
   q.states = StateBit(TcpState::kTimeWait);
   q.ipv4 = s.family == Family::kIPv4;
   q.ipv6 = s.family == Family::kIPv6;
-  q.local_port = server_port;
-  const SettledCounts server = CountTcpSocketsSettled(q, 2.0);
-  q.local_port.reset();
-  q.remote_port = server_port;
-  const SettledCounts client = CountTcpSocketsSettled(q, 2.0);
-  EXPECT_TRUE(server.settled && client.settled) << "still closing after 2 s";
-  return server.counts.time_wait() + client.counts.time_wait();
+  if (local) {
+    q.local_port = server_port;
+  } else {
+    q.remote_port = server_port;
+  }
+  const SettledCounts c = CountTcpSocketsSettled(q, 2.0);
+  EXPECT_TRUE(c.settled) << "still closing after 2 s";
+  return c.counts.time_wait();
+}
+
+void Balance(const Scenario& s, const char* note, std::uint64_t held,
+             const Counters& delta, LedgerRun* run) {
+  TimeWaitLedgerInputs in;
+  in.closer = s.closer;
+  in.held = held;
+  in.entered = delta.ext.tw;
+  in.recycled = delta.ext.tw_recycled;
+  in.killed = delta.ext.tw_killed;
+  in.tuple_reuses = run->stats.connected - run->stats.client_ports_distinct;
+  in.out_rsts = delta.tcp.out_rsts;
+  in.abort_rsts = delta.aborts.total();
+  run->out_rsts = delta.tcp.out_rsts;
+  run->ledger = BalanceTimeWait(in);
+  const TimeWaitLedger& l = run->ledger;
+  // The figures for docs/time-wait-ledger.md (--gtest_repeat for more).
+  std::printf(
+      "ledger %s%s: connected %llu entered %llu = held %llu + recycled %llu "
+      "+ killed %llu + taken_over %llu + reset %llu + expired %llu + "
+      "unexplained %lld (OutRsts %llu)\n",
+      SettingsName(s).c_str(), note,
+      static_cast<unsigned long long>(run->stats.connected),
+      static_cast<unsigned long long>(l.entered),
+      static_cast<unsigned long long>(l.held),
+      static_cast<unsigned long long>(l.recycled),
+      static_cast<unsigned long long>(l.killed),
+      static_cast<unsigned long long>(l.taken_over),
+      static_cast<unsigned long long>(l.reset),
+      static_cast<unsigned long long>(l.expired),
+      static_cast<long long>(l.unexplained),
+      static_cast<unsigned long long>(run->out_rsts));
 }
 
 // Measured as bench/bm_churn.cpp's MeasureHere does, plus the ledger's own
@@ -119,43 +184,49 @@ LedgerRun MeasureLedger(const Scenario& s, bool rfc1337 = false) {
   InFreshNetns([&] {
     ASSERT_EQ(ApplyTcpKnobs(s.knobs), "");
     if (rfc1337) WriteSysctl("/proc/sys/net/ipv4/tcp_rfc1337", "1");
-    const TcpExtCounters ext_before = ReadTcpExt();
-    const TcpCounters tcp_before = ReadTcp();
-    const TcpExtAborts aborts_before = ReadTcpExtAborts();
+    const Counters before = ReadCounters();
     run.stats = RunChurn(s);
     ASSERT_TRUE(run.stats.fatal.empty()) << run.stats.fatal;
     ASSERT_LT(run.stats.seconds, 50.0);  // nothing can expire: expired = 0
-    TimeWaitLedgerInputs in;
-    in.closer = s.closer;
-    in.held = HeldTimeWait(s, run.stats.server_port);
-    const TcpExtCounters ext = Delta(ReadTcpExt(), ext_before);
-    const TcpCounters tcp = Delta(ReadTcp(), tcp_before);
-    in.entered = ext.tw;
-    in.recycled = ext.tw_recycled;
-    in.killed = ext.tw_killed;
-    in.tuple_reuses = run.stats.connected - run.stats.client_ports_distinct;
-    in.out_rsts = tcp.out_rsts;
-    in.abort_rsts = Delta(ReadTcpExtAborts(), aborts_before).total();
-    run.out_rsts = tcp.out_rsts;
-    run.ledger = BalanceTimeWait(in);
+    const std::uint64_t held = HeldTimeWait(s, run.stats.server_port, true) +
+                               HeldTimeWait(s, run.stats.server_port, false);
+    Counters delta;
+    AddDelta(ReadCounters(), before, &delta);
+    Balance(s, rfc1337 ? " rfc1337=1" : "", held, delta, &run);
   });
-  const TimeWaitLedger& l = run.ledger;
-  // The figures for docs/time-wait-ledger.md (--gtest_repeat for more).
-  std::printf(
-      "ledger %s%s: connected %llu entered %llu = held %llu + recycled %llu "
-      "+ killed %llu + taken_over %llu + reset %llu + expired %llu + "
-      "unexplained %lld (OutRsts %llu)\n",
-      SettingsName(s).c_str(), rfc1337 ? " rfc1337=1" : "",
-      static_cast<unsigned long long>(run.stats.connected),
-      static_cast<unsigned long long>(l.entered),
-      static_cast<unsigned long long>(l.held),
-      static_cast<unsigned long long>(l.recycled),
-      static_cast<unsigned long long>(l.killed),
-      static_cast<unsigned long long>(l.taken_over),
-      static_cast<unsigned long long>(l.reset),
-      static_cast<unsigned long long>(l.expired),
-      static_cast<long long>(l.unexplained),
-      static_cast<unsigned long long>(run.out_rsts));
+  return run;
+}
+
+// As bench/bm_churn.cpp's MeasureVeth: each end's TIME_WAIT and counters in
+// its own namespace, summed.
+LedgerRun MeasureVethLedger(const Scenario& s) {
+  LedgerRun run;
+  std::string why;
+  std::optional<VethTopology> topo = MakeVethTopology(&why);
+  EXPECT_TRUE(topo.has_value()) << why;
+  if (!topo) return run;
+  const bool v4 = s.family == Family::kIPv4;
+  const Placement placement{
+      &topo->client, &topo->server,
+      NumericAddress(s.family, v4 ? topo->server_ipv4 : topo->server_ipv6, 0),
+      NumericAddress(s.family, v4 ? topo->client_ipv4 : topo->client_ipv6, 0)};
+  Counters before[2];
+  RunIn(topo->client, [&] { before[0] = ReadCounters(); });
+  RunIn(topo->server, [&] { before[1] = ReadCounters(); });
+  run.stats = RunChurn(s, nullptr, placement);
+  EXPECT_TRUE(run.stats.fatal.empty()) << run.stats.fatal;
+  EXPECT_LT(run.stats.seconds, 50.0);
+  std::uint64_t held = 0;
+  Counters delta;
+  RunIn(topo->client, [&] {
+    held += HeldTimeWait(s, run.stats.server_port, false);
+    AddDelta(ReadCounters(), before[0], &delta);
+  });
+  RunIn(topo->server, [&] {
+    held += HeldTimeWait(s, run.stats.server_port, true);
+    AddDelta(ReadCounters(), before[1], &delta);
+  });
+  Balance(s, "", held, delta, &run);
   return run;
 }
 
@@ -253,6 +324,20 @@ TEST(TimeWaitLedgerTest, AbortiveCloseLeavesNothingToExplain) {
   EXPECT_GE(run.out_rsts, 2000u);  // one abort each
   EXPECT_EQ(run.ledger.reset, 0u);
   EXPECT_EQ(run.ledger.unexplained, 0);
+}
+
+// Over veth (two namespaces, a real device, each end's counters in its own
+// namespace): the same books, both closers.
+TEST(TimeWaitLedgerTest, VethBalancesWithBothNamespacesCounters) {
+  SKIP_WITHOUT_NETNS();
+  for (Closer closer : {Closer::kClient, Closer::kServer}) {
+    Scenario s = Churn(closer, Family::kIPv4, 2000);
+    s.topology = Topology::kVeth;
+    const LedgerRun run = MeasureVethLedger(s);
+    EXPECT_EQ(run.stats.completed, 2000u);
+    EXPECT_EQ(run.ledger.entered, 2000u);
+    EXPECT_EQ(run.ledger.unexplained, 0);
+  }
 }
 
 // The control: with tcp_rfc1337=1 a TIME_WAIT ignores RSTs, so whatever
