@@ -14,7 +14,9 @@ TimeWaitLedger BalanceTimeWait(const TimeWaitLedgerInputs& in) {
   // client's own is recycled by connect() (TWRecycled) or never reused.
   l.taken_over = in.closer == Closer::kServer ? in.tuple_reuses : 0;
   // An abort's RST goes to a live peer, never to a TIME_WAIT.
-  l.reset = in.out_rsts > in.abort_rsts ? in.out_rsts - in.abort_rsts : 0;
+  if (!in.rfc1337 && in.out_rsts > in.abort_rsts) {
+    l.reset = in.out_rsts - in.abort_rsts;
+  }
   l.expired = in.expired;
   const std::uint64_t explained =
       l.held + l.recycled + l.killed + l.taken_over + l.reset + l.expired;

@@ -65,6 +65,19 @@ TEST(TimeWaitLedgerTest, OnlyTheServersTimeWaitIsTakenOverBySyn) {
   EXPECT_EQ(BalanceTimeWait(in).taken_over, 0u);
 }
 
+TEST(TimeWaitLedgerTest, Rfc1337MeansNoResetEndsATimeWait) {
+  TimeWaitLedgerInputs in;
+  in.closer = Closer::kClient;
+  in.entered = 10;
+  in.held = 10;
+  in.out_rsts = 3;
+  in.rfc1337 = true;
+  EXPECT_EQ(BalanceTimeWait(in).reset, 0u);
+  EXPECT_EQ(BalanceTimeWait(in).unexplained, 0);
+  in.rfc1337 = false;
+  EXPECT_EQ(BalanceTimeWait(in).reset, 3u);
+}
+
 TEST(TimeWaitLedgerTest, AbortsAreNoResetsOfTimeWaitAndTwiceIsNegative) {
   TimeWaitLedgerInputs in;
   in.closer = Closer::kRst;
@@ -144,10 +157,11 @@ std::uint64_t HeldTimeWait(const Scenario& s, std::uint16_t server_port,
   return c.counts.time_wait();
 }
 
-void Balance(const Scenario& s, const char* note, std::uint64_t held,
+void Balance(const Scenario& s, bool rfc1337, std::uint64_t held,
              const Counters& delta, LedgerRun* run) {
   TimeWaitLedgerInputs in;
   in.closer = s.closer;
+  in.rfc1337 = rfc1337;
   in.held = held;
   in.entered = delta.ext.tw;
   in.recycled = delta.ext.tw_recycled;
@@ -163,7 +177,7 @@ void Balance(const Scenario& s, const char* note, std::uint64_t held,
       "ledger %s%s: connected %llu entered %llu = held %llu + recycled %llu "
       "+ killed %llu + taken_over %llu + reset %llu + expired %llu + "
       "unexplained %lld (OutRsts %llu)\n",
-      SettingsName(s).c_str(), note,
+      SettingsName(s).c_str(), rfc1337 ? " rfc1337=1" : "",
       static_cast<unsigned long long>(run->stats.connected),
       static_cast<unsigned long long>(l.entered),
       static_cast<unsigned long long>(l.held),
@@ -192,7 +206,7 @@ LedgerRun MeasureLedger(const Scenario& s, bool rfc1337 = false) {
                                HeldTimeWait(s, run.stats.server_port, false);
     Counters delta;
     AddDelta(ReadCounters(), before, &delta);
-    Balance(s, rfc1337 ? " rfc1337=1" : "", held, delta, &run);
+    Balance(s, rfc1337, held, delta, &run);
   });
   return run;
 }
@@ -226,7 +240,7 @@ LedgerRun MeasureVethLedger(const Scenario& s) {
     held += HeldTimeWait(s, run.stats.server_port, true);
     AddDelta(ReadCounters(), before[1], &delta);
   });
-  Balance(s, "", held, delta, &run);
+  Balance(s, false, held, delta, &run);
   return run;
 }
 
@@ -341,14 +355,19 @@ TEST(TimeWaitLedgerTest, VethBalancesWithBothNamespacesCounters) {
 }
 
 // The control: with tcp_rfc1337=1 a TIME_WAIT ignores RSTs, so whatever
-// resets the run sends, none ends a TIME_WAIT and all 2000 are held.
+// resets the run sends, none ends a TIME_WAIT: every one is held, or taken
+// over by its tuple's next SYN.
 TEST(TimeWaitLedgerTest, Rfc1337KeepsEveryTimeWaitWhateverTheResets) {
   SKIP_WITHOUT_NETNS();
   for (Closer closer : {Closer::kClient, Closer::kServer}) {
     const LedgerRun run =
         MeasureLedger(Churn(closer, Family::kIPv4, 2000), /*rfc1337=*/true);
-    EXPECT_EQ(run.ledger.entered, 2000u);
-    EXPECT_EQ(run.ledger.held, 2000u) << run.out_rsts << " RSTs sent";
+    const TimeWaitLedger& l = run.ledger;
+    EXPECT_EQ(l.entered, 2000u);
+    EXPECT_EQ(l.held + l.taken_over + l.recycled, 2000u)
+        << run.out_rsts << " RSTs sent";
+    EXPECT_EQ(l.reset, 0u);
+    EXPECT_EQ(l.unexplained, 0);
   }
 }
 

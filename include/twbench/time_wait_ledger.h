@@ -23,6 +23,9 @@ struct TimeWaitLedgerInputs {
   // one server address:port and one client address, connections made minus
   // distinct client ports (ChurnStats connected - client_ports_distinct).
   std::uint64_t tuple_reuses = 0;
+  // net.ipv4.tcp_rfc1337 of the namespace holding the TIME_WAIT: when set, a
+  // TIME_WAIT ignores RSTs (RFC 1337), so no RST ends one.
+  bool rfc1337 = false;
   std::uint64_t out_rsts = 0;    // Tcp OutRsts (snmp)
   std::uint64_t abort_rsts = 0;  // TcpExtAborts::total(): RSTs of aborts
   // TIME_WAIT that reached their 60 s end before the census: 0, exactly, for
@@ -46,7 +49,7 @@ struct TimeWaitLedger {
   std::uint64_t taken_over = 0;
   // RSTs sent by no socket, a listener or a TIME_WAIT socket (OutRsts less
   // the aborts' own): each answers a TIME_WAIT's ACK with the sequence number
-  // it expects and so ends it (TIME_WAIT assassination, tcp_rfc1337=0).
+  // it expects and so ends it (TIME_WAIT assassination); 0 with rfc1337.
   std::uint64_t reset = 0;
   std::uint64_t expired = 0;
   // entered minus every term above; negative when a socket was explained
