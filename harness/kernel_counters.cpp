@@ -1,5 +1,6 @@
-// TcpExt and sockstat counters of the calling thread's namespace, parsed by
-// name so that a kernel adding or reordering fields changes nothing here.
+// TcpExt, Tcp (snmp) and sockstat counters of the calling thread's namespace,
+// parsed by name so that a kernel adding or reordering fields changes nothing
+// here.
 #include "twbench/kernel_counters.h"
 
 #include <fcntl.h>
@@ -21,6 +22,7 @@ namespace {
 // /proc/thread-self, not /proc/net: the latter is the main thread's namespace.
 constexpr char kNetstat[] = "/proc/thread-self/net/netstat";
 constexpr char kSockstat[] = "/proc/thread-self/net/sockstat";
+constexpr char kSnmp[] = "/proc/thread-self/net/snmp";
 
 // Read to the end: netstat is a few KiB and may take more than one read().
 std::string ReadWhole(const char* path) {
@@ -69,6 +71,9 @@ std::uint64_t ToCounter(const std::string& text, const std::string& name) {
 }
 
 using Named = std::map<std::string, std::uint64_t>;
+// Values as text, converted when taken: a field nobody reads may be anything
+// (snmp's MaxConn is -1).
+using NamedText = std::map<std::string, std::string>;
 
 std::uint64_t Take(const Named& named, const std::string& name,
                    const std::string& where) {
@@ -79,33 +84,46 @@ std::uint64_t Take(const Named& named, const std::string& name,
   return it->second;
 }
 
-}  // namespace
+std::uint64_t Take(const NamedText& named, const std::string& name,
+                   const std::string& where) {
+  const auto it = named.find(name);
+  if (it == named.end()) {
+    throw std::runtime_error(where + ": no counter " + name);
+  }
+  return ToCounter(it->second, name);
+}
 
-TcpExtCounters ParseTcpExt(const std::string& netstat) {
-  // Lines come in pairs with the same prefix: names, then values.
-  std::istringstream in(netstat);
+// The "PREFIX:" lines of netstat or snmp come in pairs: names, then values.
+NamedText ParsePairedLines(const std::string& text, const std::string& prefix,
+                           const std::string& file) {
+  std::istringstream in(text);
   std::vector<std::string> names;
-  Named named;
+  NamedText named;
   bool found = false;
   for (std::string line; std::getline(in, line);) {
     std::vector<std::string> words = Words(line);
-    if (words.empty() || words[0] != "TcpExt:") continue;
+    if (words.empty() || words[0] != prefix) continue;
     if (names.empty()) {
       names = std::move(words);
       continue;
     }
     if (words.size() != names.size()) {
-      throw std::runtime_error("TcpExt: " + std::to_string(names.size() - 1) +
+      throw std::runtime_error(prefix + " " + std::to_string(names.size() - 1) +
                                " names but " +
                                std::to_string(words.size() - 1) + " values");
     }
-    for (std::size_t i = 1; i < names.size(); ++i) {
-      named[names[i]] = ToCounter(words[i], names[i]);
-    }
+    for (std::size_t i = 1; i < names.size(); ++i) named[names[i]] = words[i];
     names.clear();
     found = true;
   }
-  if (!found) throw std::runtime_error("netstat: no TcpExt lines");
+  if (!found) throw std::runtime_error(file + ": no " + prefix + " lines");
+  return named;
+}
+
+}  // namespace
+
+TcpExtCounters ParseTcpExt(const std::string& netstat) {
+  const NamedText named = ParsePairedLines(netstat, "TcpExt:", "netstat");
   const std::string where = "netstat TcpExt";
   TcpExtCounters counters;
   counters.tw = Take(named, "TW", where);
@@ -118,6 +136,62 @@ TcpExtCounters ParseTcpExt(const std::string& netstat) {
 }
 
 TcpExtCounters ReadTcpExt() { return ParseTcpExt(ReadWhole(kNetstat)); }
+
+TcpExtAborts ParseTcpExtAborts(const std::string& netstat) {
+  const NamedText named = ParsePairedLines(netstat, "TcpExt:", "netstat");
+  const std::string where = "netstat TcpExt";
+  TcpExtAborts aborts;
+  aborts.on_data = Take(named, "TCPAbortOnData", where);
+  aborts.on_close = Take(named, "TCPAbortOnClose", where);
+  aborts.on_memory = Take(named, "TCPAbortOnMemory", where);
+  aborts.on_linger = Take(named, "TCPAbortOnLinger", where);
+  return aborts;
+}
+
+TcpExtAborts ReadTcpExtAborts() {
+  return ParseTcpExtAborts(ReadWhole(kNetstat));
+}
+
+TcpExtAborts Delta(const TcpExtAborts& after, const TcpExtAborts& before) {
+  TcpExtAborts delta;
+  delta.on_data = after.on_data - before.on_data;
+  delta.on_close = after.on_close - before.on_close;
+  delta.on_memory = after.on_memory - before.on_memory;
+  delta.on_linger = after.on_linger - before.on_linger;
+  return delta;
+}
+
+TcpCounters ParseTcp(const std::string& snmp) {
+  const NamedText named = ParsePairedLines(snmp, "Tcp:", "snmp");
+  const std::string where = "snmp Tcp";
+  TcpCounters tcp;
+  tcp.active_opens = Take(named, "ActiveOpens", where);
+  tcp.passive_opens = Take(named, "PassiveOpens", where);
+  tcp.attempt_fails = Take(named, "AttemptFails", where);
+  tcp.estab_resets = Take(named, "EstabResets", where);
+  tcp.in_segs = Take(named, "InSegs", where);
+  tcp.out_segs = Take(named, "OutSegs", where);
+  tcp.retrans_segs = Take(named, "RetransSegs", where);
+  tcp.in_errs = Take(named, "InErrs", where);
+  tcp.out_rsts = Take(named, "OutRsts", where);
+  return tcp;
+}
+
+TcpCounters ReadTcp() { return ParseTcp(ReadWhole(kSnmp)); }
+
+TcpCounters Delta(const TcpCounters& after, const TcpCounters& before) {
+  TcpCounters delta;
+  delta.active_opens = after.active_opens - before.active_opens;
+  delta.passive_opens = after.passive_opens - before.passive_opens;
+  delta.attempt_fails = after.attempt_fails - before.attempt_fails;
+  delta.estab_resets = after.estab_resets - before.estab_resets;
+  delta.in_segs = after.in_segs - before.in_segs;
+  delta.out_segs = after.out_segs - before.out_segs;
+  delta.retrans_segs = after.retrans_segs - before.retrans_segs;
+  delta.in_errs = after.in_errs - before.in_errs;
+  delta.out_rsts = after.out_rsts - before.out_rsts;
+  return delta;
+}
 
 TcpExtCounters Delta(const TcpExtCounters& after,
                      const TcpExtCounters& before) {

@@ -1,6 +1,7 @@
 // The kernel's TCP counters against real connections inside a fresh
 // namespace, where every count is the test's own and exact: TIME_WAIT made,
-// refused for lack of buckets, and recycled by tcp_tw_reuse.
+// refused for lack of buckets, recycled by tcp_tw_reuse, and the RST of an
+// abortive close.
 #include "twbench/kernel_counters.h"
 
 #include <arpa/inet.h>
@@ -190,9 +191,116 @@ TEST(KernelCountersTest, ParsesSockstat) {
   EXPECT_THROW(ParseSockstat("TCP: inuse 1 orphan\n"), std::runtime_error);
 }
 
+// Abridged from Linux 6.18: MaxConn is -1, and Tcp: is not TcpExt:.
+constexpr char kSnmpSample[] =
+    "Ip: Forwarding DefaultTTL\n"
+    "Ip: 1 64\n"
+    "Tcp: RtoAlgorithm RtoMin RtoMax MaxConn ActiveOpens PassiveOpens "
+    "AttemptFails EstabResets CurrEstab InSegs OutSegs RetransSegs InErrs "
+    "OutRsts InCsumErrors\n"
+    "Tcp: 1 200 120000 -1 11 12 13 14 2 15 16 17 18 19 0\n"
+    "Udp: InDatagrams NoPorts\n"
+    "Udp: 0 0\n";
+
+TEST(KernelCountersTest, ParsesSnmpTcpByName) {
+  const TcpCounters c = ParseTcp(kSnmpSample);
+  EXPECT_EQ(c.active_opens, 11u);
+  EXPECT_EQ(c.passive_opens, 12u);
+  EXPECT_EQ(c.attempt_fails, 13u);
+  EXPECT_EQ(c.estab_resets, 14u);
+  EXPECT_EQ(c.in_segs, 15u);
+  EXPECT_EQ(c.out_segs, 16u);
+  EXPECT_EQ(c.retrans_segs, 17u);
+  EXPECT_EQ(c.in_errs, 18u);
+  EXPECT_EQ(c.out_rsts, 19u);
+}
+
+TEST(KernelCountersTest, RefusesMalformedSnmpTcp) {
+  EXPECT_THROW(ParseTcp("Udp: InDatagrams\nUdp: 1\n"), std::runtime_error);
+  EXPECT_THROW(ParseTcp("Tcp: OutRsts InErrs\nTcp: 1\n"), std::runtime_error);
+  // A netstat TcpExt line is not snmp's Tcp line.
+  EXPECT_THROW(ParseTcp("TcpExt: OutRsts\nTcpExt: 1\n"), std::runtime_error);
+  try {
+    ParseTcp(
+        "Tcp: ActiveOpens PassiveOpens AttemptFails EstabResets InSegs "
+        "OutSegs RetransSegs InErrs OutRsts\n"
+        "Tcp: 1 2 3 4 5 6 7 8 -1\n");
+    ADD_FAILURE() << "a negative counter must throw";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("OutRsts"), std::string::npos)
+        << e.what();
+  }
+}
+
+TEST(KernelCountersTest, TcpDeltaSubtractsFieldByField) {
+  const TcpCounters before = ParseTcp(kSnmpSample);
+  TcpCounters after = before;
+  after.out_rsts += 3;
+  after.active_opens += 7;
+  const TcpCounters d = Delta(after, before);
+  EXPECT_EQ(d.out_rsts, 3u);
+  EXPECT_EQ(d.active_opens, 7u);
+  EXPECT_EQ(d.passive_opens, 0u);
+  EXPECT_EQ(d.estab_resets, 0u);
+  EXPECT_EQ(d.in_errs, 0u);
+}
+
+TEST(KernelCountersTest, ParsesTcpExtAbortsByName) {
+  const TcpExtAborts a = ParseTcpExtAborts(
+      "TcpExt: TW TCPAbortOnData TCPAbortOnClose TCPAbortOnMemory "
+      "TCPAbortOnTimeout TCPAbortOnLinger\n"
+      "TcpExt: 9 1 2 3 100 4\n");
+  EXPECT_EQ(a.on_data, 1u);
+  EXPECT_EQ(a.on_close, 2u);
+  EXPECT_EQ(a.on_memory, 3u);
+  EXPECT_EQ(a.on_linger, 4u);
+  EXPECT_EQ(a.total(), 10u);  // TCPAbortOnTimeout sends no RST: not in it
+  TcpExtAborts after = a;
+  after.on_data += 5;
+  EXPECT_EQ(Delta(after, a).total(), 5u);
+  EXPECT_THROW(ParseTcpExtAborts(kNetstatSample), std::runtime_error);
+}
+
 TEST(KernelCountersTest, ReadsTheCallingThreadsFiles) {
   EXPECT_NO_THROW(ReadTcpExt());
   EXPECT_NO_THROW(ReadSockstat());
+  EXPECT_NO_THROW(ReadTcp());
+  EXPECT_NO_THROW(ReadTcpExtAborts());
+}
+
+// SO_LINGER {1, 0}: close(2) sends one RST (RFC 793's ABORT). The peer reads
+// ECONNRESET, and both ends leave ESTABLISHED for CLOSED.
+TEST(KernelCountersTest, LingerZeroCloseSendsExactlyOneRst) {
+  SKIP_WITHOUT_NETNS();
+  InFreshNetns([] {
+    const TcpCounters before = ReadTcp();
+    const TcpExtAborts aborts_before = ReadTcpExtAborts();
+    EXPECT_EQ(before.out_rsts, 0u);  // a new namespace starts from zero
+    const Listener listener = Listen();
+    std::optional<Flow> flow = TryConnect(listener);
+    ASSERT_TRUE(flow.has_value()) << std::strerror(errno);
+    const linger abort_on_close{1, 0};
+    ASSERT_EQ(setsockopt(flow->client.get(), SOL_SOCKET, SO_LINGER,
+                         &abort_on_close, sizeof(abort_on_close)),
+              0);
+    flow->client.reset();
+    const timeval timeout{2, 0};
+    ASSERT_EQ(setsockopt(flow->server.get(), SOL_SOCKET, SO_RCVTIMEO, &timeout,
+                         sizeof(timeout)),
+              0);
+    char byte = 0;
+    EXPECT_EQ(recv(flow->server.get(), &byte, 1, 0), -1);
+    EXPECT_EQ(errno, ECONNRESET) << std::strerror(errno);
+    flow->server.reset();
+    const TcpCounters d = Delta(ReadTcp(), before);
+    EXPECT_EQ(d.out_rsts, 1u);
+    EXPECT_EQ(d.active_opens, 1u);
+    EXPECT_EQ(d.passive_opens, 1u);
+    EXPECT_EQ(d.estab_resets, 2u);  // the aborting end and the reset one
+    EXPECT_EQ(d.in_errs, 0u);
+    EXPECT_EQ(Delta(ReadTcpExtAborts(), aborts_before).total(), 1u);
+    EXPECT_EQ(ReadSockstat().tw, 0u);
+  });
 }
 
 TEST(KernelCountersTest, ServerClosedConnectionsCountAsTimeWait) {
