@@ -31,28 +31,28 @@ bool IsBaselineRow(const Scenario& s) {
          WhyNotBaseline(Described(s)).empty();
 }
 
-struct Measured {
+struct BaselineMeasured {
   ChurnStats stats;
   bool isolated = false;
   std::string error;
 };
 
-// Where the engine's runs go (g_isolate), the baseline goes too: a fresh
-// namespace each run, so both meet an empty TIME_WAIT table.
-Measured Measure(const Scenario& b) {
-  Measured m;
-  const auto run = [&b, &m] {
+// Where the engine's runs go (RunState::isolate), the baseline goes too: a
+// fresh namespace each run, so both meet an empty TIME_WAIT table.
+BaselineMeasured Measure(const Scenario& b, const RunState& run) {
+  BaselineMeasured m;
+  const auto churn = [&b, &run, &m] {
     try {
-      m.stats = RunBaselineChurn(b, &g_interrupted);
+      m.stats = RunBaselineChurn(b, run.stop);
     } catch (const std::exception& e) {
       m.error = e.what();
     }
   };
-  if (!g_isolate) {
-    run();
+  if (!run.isolate) {
+    churn();
     return m;
   }
-  if (std::optional<std::string> why = RunInFreshNetns(run)) {
+  if (std::optional<std::string> why = RunInFreshNetns(churn)) {
     m.error = "network namespace: " + *why;
     return m;
   }
@@ -62,18 +62,19 @@ Measured Measure(const Scenario& b) {
 
 // The same counter names as BM_Churn's, for what the baseline measures;
 // the census and kernel counters it does not take stay empty in the CSV.
-void SetCounters(benchmark::State& state, const Measured& m) {
+void SetCounters(benchmark::State& state, const BaselineMeasured& m) {
   SetRunCounters(state.counters, m.stats);
   state.counters["isolated"] = m.isolated ? 1 : 0;
 }
 
-void BM_Baseline(benchmark::State& state, const Scenario& b) {
+void BM_Baseline(benchmark::State& state, const Scenario& b,
+                 const RunState* run) {
   for (auto _ : state) {
-    if (g_interrupted.load()) {
+    if (run->stop->load()) {
       state.SkipWithError("skipped: interrupted (SIGINT)");
       break;
     }
-    const Measured m = Measure(b);
+    const BaselineMeasured m = Measure(b, *run);
     if (!m.stats.fatal.empty()) {
       state.SkipWithError(("cannot run: " + m.stats.fatal).c_str());
       break;
@@ -83,7 +84,7 @@ void BM_Baseline(benchmark::State& state, const Scenario& b) {
       break;
     }
     SetCounters(state, m);
-    if (g_interrupted.load()) {
+    if (run->stop->load()) {
       state.SetLabel("interrupted");
     } else if (m.stats.client.hit_time_limit) {
       state.SetLabel("time_limit");
@@ -97,14 +98,14 @@ void BM_Baseline(benchmark::State& state, const Scenario& b) {
 }  // namespace
 
 std::map<std::string, Scenario> RegisterBaselineBenchmarks(
-    const std::vector<Scenario>& matrix) {
+    const std::vector<Scenario>& matrix, const RunState& run) {
   for (const Scenario& s : matrix) {
     if (!IsBaselineRow(s)) continue;
     const std::string name =
         "BM_Baseline/closer:server/conc:" + std::to_string(s.concurrency) +
         "/payload:0/family:" + std::string(ToString(s.family));
     const Scenario described = Described(s);
-    benchmark::RegisterBenchmark(name.c_str(), BM_Baseline, described)
+    benchmark::RegisterBenchmark(name.c_str(), BM_Baseline, described, &run)
         ->Iterations(1)
         ->UseRealTime()
         ->Unit(benchmark::kMillisecond);

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "run_state.h"
 #include "twbench/scenario.h"
 
 namespace twbench {
@@ -20,6 +21,6 @@ namespace twbench {
 // not registered. The name shares "closer:server/conc:64/payload:0" with the
 // engine rows, so a --benchmark_filter on that selects both.
 std::map<std::string, Scenario> RegisterBaselineBenchmarks(
-    const std::vector<Scenario>& matrix);
+    const std::vector<Scenario>& matrix, const RunState& run);
 
 }  // namespace twbench

@@ -6,6 +6,7 @@
 #include <exception>
 #include <limits>
 
+#include "measure.h"
 #include "run_counters.h"
 #include "spdlog/spdlog.h"
 #include "twbench/churn.h"
@@ -15,253 +16,15 @@
 #include "twbench/sampler.h"
 #include "twbench/socket_census.h"
 #include "twbench/sysctl.h"
+#include "twbench/time_wait_ledger.h"
 #include "twbench/timeseries_writer.h"
 #include "twbench/topology.h"
 
 namespace twbench {
 
 std::atomic<bool> g_interrupted{false};
-bool g_isolate = false;
-TimeseriesWriter* g_timeseries = nullptr;
-int g_sample_interval_ms = 0;
 
 namespace {
-
-struct Census {
-  std::uint64_t server = 0;  // TIME_WAIT whose local port is the server's
-  std::uint64_t client = 0;  // TIME_WAIT whose remote port is the server's
-  bool settled = true;       // no socket of the run still closing
-};
-
-// The run's own TIME_WAIT sockets: the server port is fresh for every run,
-// so filtering by it in the kernel leaves out every other run's sockets.
-// Counted once the last FINs and ACKs of the run have been processed.
-Census CountTimeWait(const Scenario& s, std::uint16_t server_port) {
-  CensusQuery q;
-  q.states = StateBit(TcpState::kTimeWait);
-  q.ipv4 = s.family == Family::kIPv4;
-  q.ipv6 = s.family == Family::kIPv6;
-  q.local_port = server_port;
-  Census c;
-  SettledCounts server = CountTcpSocketsSettled(q, 2.0);
-  q.local_port.reset();
-  q.remote_port = server_port;
-  SettledCounts client = CountTcpSocketsSettled(q, 2.0);
-  c.server = server.counts.time_wait();
-  c.client = client.counts.time_wait();
-  c.settled = server.settled && client.settled;
-  return c;
-}
-
-// One run, measured where it ran: the churn, the census and the kernel
-// counters all in the same network namespace.
-struct Measured {
-  ChurnStats stats;
-  Census census;
-  TcpExtCounters tcpext;  // deltas over the run
-  TcpKnobValues knobs;    // in force during the run, read back
-  // /proc/net/sockstat "tw" of the run's namespace after the census: a
-  // constant-cost total, exact only when the namespace is the run's alone.
-  std::optional<std::uint64_t> sockstat_tw;
-  // sockstat "tw" of the run's namespace(s) before the churn: what the run
-  // inherits. 0 in a fresh namespace; the host's whole count when shared.
-  std::uint64_t time_wait_at_start = 0;
-  bool isolated = false;
-  std::string error;            // census or counters failed
-  std::vector<Sample> samples;  // the time series, when sampled
-  int sample_interval_ms = 0;   // 0: not sampled
-};
-
-// The time series of one run: sampling starts before the churn and stops
-// after the run's settled census, so the last sample counts what the row's
-// time_wait counts.
-class RunSampler {
- public:
-  // `namespaces`: where the run's sockets are (empty: this thread's);
-  // `shared`: a namespace other sockets live in too (filter by the port).
-  RunSampler(const Scenario& s, std::vector<const NetNamespace*> namespaces,
-             bool shared) {
-    if (g_timeseries == nullptr || g_sample_interval_ms <= 0) return;
-    SamplerSettings settings;
-    settings.interval_ms = g_sample_interval_ms;
-    settings.capacity = SampleCapacity(s.time_limit_s, g_sample_interval_ms);
-    settings.ipv4 = s.family == Family::kIPv4;
-    settings.ipv6 = s.family == Family::kIPv6;
-    settings.namespaces = std::move(namespaces);
-    settings.filter_by_server_port = shared;
-    sampler_.emplace(std::move(settings), live_);
-    if (std::string why = sampler_->Start(); !why.empty()) {
-      spdlog::warn("{}: not sampled: {}", SettingsName(s), why);
-      sampler_.reset();
-    }
-  }
-  LiveCounters* live() { return &live_; }
-
-  void Finish(const Scenario& s, Measured& m) {
-    if (!sampler_) return;
-    sampler_->Stop();
-    m.samples = sampler_->samples();
-    m.sample_interval_ms = g_sample_interval_ms;
-    const SamplerReport& r = sampler_->report();
-    if (!r.census_error.empty()) {
-      spdlog::warn("{}: sampler census failed: {}", SettingsName(s),
-                   r.census_error);
-    }
-    if (r.dropped > 0) {
-      spdlog::warn("{}: sampler buffer full, {} samples dropped",
-                   SettingsName(s), r.dropped);
-    }
-    spdlog::info(
-        "{}: sampler {} ticks, {:.1f} us mean, {:.1f} us max, last {:.1f} us "
-        "with {} TIME_WAIT; {:.3f} s CPU in {:.3f} s of churn",
-        SettingsName(s), r.ticks,
-        r.ticks ? static_cast<double>(r.tick_ns_total) / 1e3 /
-                      static_cast<double>(r.ticks)
-                : 0.0,
-        static_cast<double>(r.tick_ns_max) / 1e3,
-        static_cast<double>(r.last_tick_ns) / 1e3,
-        m.samples.empty() ? 0 : m.samples.back().time_wait, r.cpu_s,
-        m.stats.client.seconds);
-    sampler_.reset();
-  }
-
- private:
-  LiveCounters live_;
-  std::optional<Sampler> sampler_;
-};
-
-bool AnyKnobSet(const TcpKnobs& k) {
-  return k.tw_reuse || k.tw_reuse_delay_ms || k.port_range || k.max_tw_buckets;
-}
-
-void MeasureHere(const Scenario& s, Measured& m) {
-  try {
-    // Knobs are set in the run's own namespace, then read back: the row
-    // carries what was in force, set or default.
-    if (std::string why = ApplyTcpKnobs(s.knobs); !why.empty()) {
-      m.error = "kernel knob: " + why;
-      return;
-    }
-    m.knobs = ReadTcpKnobs();
-    m.time_wait_at_start = ReadSockstat().tw;
-    const TcpExtCounters before = ReadTcpExt();
-    RunSampler sampler(s, {}, !g_isolate);
-    m.stats = RunChurn(s, &g_interrupted, {}, sampler.live());
-    if (m.stats.fatal.empty()) {
-      m.census = CountTimeWait(s, m.stats.server_port);
-      m.tcpext = Delta(ReadTcpExt(), before);
-      m.sockstat_tw = ReadSockstat().tw;
-    }
-    sampler.Finish(s, m);
-  } catch (const std::exception& e) {
-    m.error = e.what();
-  }
-}
-
-TcpExtCounters Sum(const TcpExtCounters& a, const TcpExtCounters& b) {
-  return {a.tw + b.tw,
-          a.tw_recycled + b.tw_recycled,
-          a.tw_killed + b.tw_killed,
-          a.tw_overflow + b.tw_overflow,
-          a.listen_overflows + b.listen_overflows,
-          a.listen_drops + b.listen_drops};
-}
-
-// Client and server in two fresh namespaces joined by a veth pair: knobs
-// set in both, each end's TIME_WAIT and counters read in its own namespace.
-void MeasureVeth(const Scenario& s, Measured& m) {
-  std::string why;
-  std::optional<VethTopology> topo = MakeVethTopology(&why);
-  if (!topo) {
-    m.error = "veth topology: " + why;
-    return;
-  }
-  const std::string& server_ip =
-      s.family == Family::kIPv4 ? topo->server_ipv4 : topo->server_ipv6;
-  const std::string& client_ip =
-      s.family == Family::kIPv4 ? topo->client_ipv4 : topo->client_ipv6;
-  // client_bind=range/range_no_port bind the client's own veth address.
-  Placement placement{&topo->client, &topo->server,
-                      NumericAddress(s.family, server_ip, 0),
-                      NumericAddress(s.family, client_ip, 0)};
-  try {
-    TcpExtCounters before[2];
-    for (int i = 0; i < 2; ++i) {
-      RunIn(i == 0 ? topo->client : topo->server, [&] {
-        if (std::string e = ApplyTcpKnobs(s.knobs); !e.empty()) {
-          throw std::runtime_error("kernel knob: " + e);
-        }
-        if (i == 0) m.knobs = ReadTcpKnobs();  // where connect() acts
-        m.time_wait_at_start += ReadSockstat().tw;
-        before[i] = ReadTcpExt();
-      });
-    }
-    RunSampler sampler(s, {&topo->client, &topo->server}, false);
-    m.stats = RunChurn(s, &g_interrupted, placement, sampler.live());
-    if (!m.stats.fatal.empty()) {
-      sampler.Finish(s, m);
-      return;
-    }
-    CensusQuery q;
-    q.states = StateBit(TcpState::kTimeWait);
-    q.ipv4 = s.family == Family::kIPv4;
-    q.ipv6 = s.family == Family::kIPv6;
-    TcpExtCounters after[2];
-    RunIn(topo->server, [&] {
-      q.local_port = m.stats.server_port;
-      SettledCounts c = CountTcpSocketsSettled(q, 2.0);
-      m.census.server = c.counts.time_wait();
-      m.census.settled = c.settled;
-      after[1] = ReadTcpExt();
-    });
-    RunIn(topo->client, [&] {
-      q.local_port.reset();
-      q.remote_port = m.stats.server_port;
-      SettledCounts c = CountTcpSocketsSettled(q, 2.0);
-      m.census.client = c.counts.time_wait();
-      m.census.settled = m.census.settled && c.settled;
-      after[0] = ReadTcpExt();
-    });
-    m.tcpext = Sum(Delta(after[0], before[0]), Delta(after[1], before[1]));
-    m.isolated = true;
-    sampler.Finish(s, m);
-  } catch (const std::exception& e) {
-    m.error = e.what();
-  }
-}
-
-Measured Measure(const Scenario& s) {
-  Measured m;
-  if (s.topology == Topology::kVeth) {
-    if (!g_isolate) {
-      m.error = std::string(kNotRunPrefix) +
-                "topology veth needs network namespaces; this run has none "
-                "(--isolate=off or no privilege)";
-    } else {
-      MeasureVeth(s, m);
-    }
-    return m;
-  }
-  if (!g_isolate && AnyKnobSet(s.knobs)) {
-    // Writing them in the host namespace would change the host for good.
-    m.error = std::string(kNotRunPrefix) +
-              "kernel knobs are set per run in a network namespace of its "
-              "own; this run has none (--isolate=off or no privilege)";
-    return m;
-  }
-  if (g_isolate) {
-    std::optional<std::string> why =
-        RunInFreshNetns([&s, &m] { MeasureHere(s, m); });
-    if (!why) {
-      m.isolated = true;
-      return m;
-    }
-    m.error = "network namespace: " + *why;
-    return m;
-  }
-  MeasureHere(s, m);
-  return m;
-}
 
 double Ms(std::uint64_t ns) { return static_cast<double>(ns) / 1e6; }
 
@@ -314,7 +77,31 @@ void SetClientBindCounters(benchmark::UserCounters& c, const ChurnStats& st) {
       st.client.seconds > t ? after / (st.client.seconds - t) : nan;
 }
 
-void SetCounters(benchmark::State& state, const Measured& m) {
+// The TIME_WAIT ledger (docs/time-wait-ledger.md): where every socket that
+// entered TIME_WAIT went. -1 where the counters are not the run's own (host
+// namespace); expired and unexplained are nan for a run of 60 s or more,
+// where TIME_WAIT expiry is not counted.
+void SetLedgerCounters(benchmark::UserCounters& c, const Measured& m,
+                       const Scenario& s) {
+  c["tuple_reuses"] = static_cast<double>(m.stats.client.tuple_reuses);
+  const TimeWaitLedger l = BalanceTimeWait(
+      {s.closer, m.tcpext.tw, m.census.server + m.census.client,
+       m.tcpext.tw_recycled, m.tcpext.tw_killed, m.stats.client.tuple_reuses,
+       m.knobs.rfc1337 != 0, m.out_rsts, m.abort_rsts, 0});
+  const auto own = [&m](double value) { return m.isolated ? value : -1.0; };
+  // The churn plus the census's settle wait, against Linux's fixed 60 s.
+  const bool expiry_possible = m.stats.client.seconds + 2.5 >= 60.0;
+  const double unknown = std::numeric_limits<double>::quiet_NaN();
+  c["tcp_out_rsts"] = own(static_cast<double>(m.out_rsts));
+  c["tw_taken_over"] = own(static_cast<double>(l.taken_over));
+  c["tw_reset"] = own(static_cast<double>(l.reset));
+  c["tw_expired"] = own(expiry_possible ? unknown : 0.0);
+  c["tw_unexplained"] =
+      own(expiry_possible ? unknown : static_cast<double>(l.unexplained));
+}
+
+void SetCounters(benchmark::State& state, const Measured& m,
+                 const Scenario& s) {
   const ChurnStats& st = m.stats;
   const Census& census = m.census;
   const double done = static_cast<double>(st.client.completed);
@@ -364,15 +151,16 @@ void SetCounters(benchmark::State& state, const Measured& m) {
   // Established at the client, never accepted by the server (e.g. dropped
   // by libuv when out of fds): docs/engine-limits.md.
   c["not_accepted"] = static_cast<double>(st.not_accepted());
+  SetLedgerCounters(c, m, s);
 }
 
-std::string Label(const ChurnStats& st) {
+std::string Label(const ChurnStats& st, const RunState& run) {
   std::string label = "rebind=";
   label +=
       st.server.rebind.bound ? "bound" : uv_err_name(st.server.rebind.error);
   if (!st.server.rebind.blockers.empty())
     label += "(" + st.server.rebind.blockers + ")";
-  if (g_interrupted.load()) {
+  if (run.stop->load()) {
     label += ",interrupted";
   } else if (st.client.hit_time_limit) {
     label += ",time_limit";
@@ -380,18 +168,18 @@ std::string Label(const ChurnStats& st) {
   return label;
 }
 
-void BM_Churn(benchmark::State& state, const Scenario& s) {
+void BM_Churn(benchmark::State& state, const Scenario& s, const RunState* run) {
   for (auto _ : state) {
-    if (g_interrupted.load()) {
+    if (run->stop->load()) {
       state.SkipWithError("skipped: interrupted (SIGINT)");
       break;
     }
     // The engine times the churn itself (`seconds`); Google Benchmark's
     // real time also holds thread start-up and the census.
-    const Measured m = Measure(s);
+    const Measured m = Measure(s, *run);
     // Every run counts as a repetition of its name, rows or not.
-    if (g_timeseries != nullptr) {
-      g_timeseries->WriteRun("BM_Churn/" + SettingsName(s), m.samples);
+    if (run->timeseries != nullptr) {
+      run->timeseries->WriteRun("BM_Churn/" + SettingsName(s), m.samples);
     }
     const ChurnStats& st = m.stats;
     if (!st.fatal.empty()) {
@@ -402,8 +190,8 @@ void BM_Churn(benchmark::State& state, const Scenario& s) {
       state.SkipWithError(m.error.c_str());
       break;
     }
-    SetCounters(state, m);
-    state.SetLabel(Label(st));
+    SetCounters(state, m, s);
+    state.SetLabel(Label(st, *run));
     if (!st.errors().Summary().empty()) {
       spdlog::info("{}: {}", SettingsName(s), st.errors().Summary());
     }
@@ -413,11 +201,11 @@ void BM_Churn(benchmark::State& state, const Scenario& s) {
 }  // namespace
 
 std::map<std::string, Scenario> RegisterChurnBenchmarks(
-    const std::vector<Scenario>& matrix) {
+    const std::vector<Scenario>& matrix, const RunState& run) {
   std::map<std::string, Scenario> by_name;
   for (const Scenario& s : matrix) {
     std::string name = "BM_Churn/" + SettingsName(s);
-    benchmark::RegisterBenchmark(name.c_str(), BM_Churn, s)
+    benchmark::RegisterBenchmark(name.c_str(), BM_Churn, s, &run)
         ->Iterations(1)
         ->UseRealTime()
         ->Unit(benchmark::kMillisecond);

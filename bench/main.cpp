@@ -150,6 +150,9 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
+  // What every run shares, passed to the benchmarks explicitly.
+  twbench::RunState run;
+  run.stop = &twbench::g_interrupted;
   std::ofstream timeseries_file;
   std::optional<twbench::TimeseriesWriter> timeseries;
   if (!flags.timeseries.empty()) {
@@ -160,12 +163,12 @@ int main(int argc, char** argv) {
       return 2;
     }
     timeseries.emplace(timeseries_file);
-    twbench::g_timeseries = &*timeseries;
-    twbench::g_sample_interval_ms = flags.sample_interval_ms;
+    run.timeseries = &*timeseries;
+    run.sample_interval_ms = flags.sample_interval_ms;
   }
   if (flags.isolate != "off") {
     if (twbench::CanCreateNetns()) {
-      twbench::g_isolate = true;
+      run.isolate = true;
     } else if (flags.isolate == "on") {
       std::cerr << "twbench: --isolate=on needs a network namespace per run, "
                 << "and this process cannot make one: " << twbench::WhyNoNetns()
@@ -180,7 +183,7 @@ int main(int argc, char** argv) {
                 << "row\n";
     }
   }
-  if (!twbench::g_isolate) {
+  if (!run.isolate) {
     // Knobs are never written into the host namespace, and veth needs two
     // namespaces: asked for explicitly, every such run could only fail.
     if (const std::string given = twbench::NamespaceOnlyFlags(flags);
@@ -200,9 +203,9 @@ int main(int argc, char** argv) {
   }
   const std::vector<twbench::Scenario> matrix = twbench::Matrix(flags);
   RaiseFdLimitFor(matrix);
-  auto by_name = twbench::RegisterChurnBenchmarks(matrix);
+  auto by_name = twbench::RegisterChurnBenchmarks(matrix, run);
   // The bare-epoll baseline beside its engine row (docs/speed.md).
-  by_name.merge(twbench::RegisterBaselineBenchmarks(matrix));
+  by_name.merge(twbench::RegisterBaselineBenchmarks(matrix, run));
   const twbench::RunContext context = twbench::RunContext::Collect();
   twbench::ProgressReporter progress(context,
                                      CountSelected(by_name) * repetitions);

@@ -209,7 +209,11 @@ void Client::NotePort(ClientConn* c) {
   if (uv_tcp_getsockname(&c->tcp, reinterpret_cast<sockaddr*>(&ss), &len) ==
       0) {
     const auto* sin = reinterpret_cast<const sockaddr_in*>(&ss);
-    ports_.set(ntohs(sin->sin_port));  // same offset in sockaddr_in6
+    const std::uint16_t port = ntohs(sin->sin_port);  // same in sockaddr_in6
+    // One local address and one server address and port: the port is the
+    // 4-tuple.
+    if (ports_.test(port)) ++stats_->tuple_reuses;
+    ports_.set(port);
   }
 }
 

@@ -156,6 +156,7 @@ void ClientStats::Merge(const ClientStats& o) {
   errors.Merge(o.errors);
   latency.Merge(o.latency);
   client_ports_distinct += o.client_ports_distinct;
+  tuple_reuses += o.tuple_reuses;
   client_bind_failures += o.client_bind_failures;
   client_bind_eaddrinuse += o.client_bind_eaddrinuse;
   if (o.first_connect_failure_s &&

@@ -29,6 +29,13 @@ constexpr Section kS8{"Client ports and port exhaustion",
 constexpr Section kS9{"Listener restarts",
                       "([docs/restarts.md](../docs/restarts.md); all but "
                       "`bind_fail_per_s` are 0 when `restart_every=0`)"};
+constexpr Section kS10{
+    "The TIME_WAIT ledger",
+    "([docs/time-wait-ledger.md](../docs/time-wait-ledger.md)): `tcpext_tw` "
+    "= `time_wait` + `tcpext_tw_recycled` + `tcpext_tw_killed` + "
+    "`tw_taken_over` + `tw_reset` + `tw_expired` + `tw_unexplained`; every "
+    "term but `time_wait` is -1 when `isolated=0` (the kernel's counters are "
+    "not the run's own)"};
 
 // One row per column, in CSV order. Directions: docs/regression.md.
 // clang-format off
@@ -321,6 +328,40 @@ constexpr Column kColumns[] = {
      "accepted: `connected − accepted − accept_queue_lost`, at least 0. "
      "0 in a healthy run; out of fds, libuv accepts and closes them for "
      "the server ([docs/engine-limits.md](../docs/engine-limits.md))"},
+    {"tuple_reuses", ColumnGroup::kCounter, &kS10, "count",
+     Compare::kBehaviour, false,
+     "connections established on a 4-tuple an earlier connection of the run "
+     "had used (a client port seen before: one client address, one server "
+     "address and port), counted by the client"},
+    {"tcp_out_rsts", ColumnGroup::kCounter, &kS10, "count",
+     Compare::kBehaviour, false,
+     "`OutRsts` of `/proc/net/snmp` over the run (both namespaces on "
+     "`topology=veth`): every RST the run's namespace sent, the aborts' "
+     "(`closer=rst`) included"},
+    {"tw_taken_over", ColumnGroup::kCounter, &kS10, "sockets",
+     Compare::kBehaviour, false,
+     "TIME_WAIT ended by a new connection on the same 4-tuple: "
+     "`tuple_reuses` when the server closed first (its TIME_WAIT meets the "
+     "client's next SYN from that port; no kernel counter counts it), 0 "
+     "otherwise (a client's reused TIME_WAIT is `tcpext_tw_recycled`)"},
+    {"tw_reset", ColumnGroup::kCounter, &kS10, "sockets",
+     Compare::kBehaviour, false,
+     "TIME_WAIT ended by an RST: `tcp_out_rsts` less the aborts' own "
+     "(TcpExt `TCPAbortOn*`). On two CPUs a delayed ACK can reach the "
+     "TIME_WAIT after the peer's socket is gone; the peer answers the "
+     "TIME_WAIT's ACK with an RST, which ends it (`tcp_rfc1337=0`). 0 when "
+     "`tcp_rfc1337=1`"},
+    {"tw_expired", ColumnGroup::kCounter, &kS10, "sockets",
+     Compare::kBehaviour, false,
+     "TIME_WAIT that reached Linux's fixed 60 s end before the census: 0 for "
+     "a run shorter than that; `nan` (not counted) for a run of 60 s or "
+     "more"},
+    {"tw_unexplained", ColumnGroup::kCounter, &kS10, "sockets",
+     Compare::kBehaviour, false,
+     "`tcpext_tw` less every other term of the ledger: 0 when the books "
+     "balance. Negative (at most `tw_reset` in size) only with "
+     "`closer=server` and reused tuples, when a TIME_WAIT was reset and its "
+     "tuple later reused: counted in both terms. `nan` when `tw_expired` is"},
     {"real_time_s", ColumnGroup::kTime, &kNoSection, "s", Compare::kNone, false,
      "wall time per benchmark iteration, as Google Benchmark measured "
      "it (`real_accumulated_time / iterations`): the churn plus thread "

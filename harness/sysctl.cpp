@@ -23,6 +23,7 @@ constexpr char kTwReuse[] = "tcp_tw_reuse";
 constexpr char kTwReuseDelay[] = "tcp_tw_reuse_delay";
 constexpr char kPortRange[] = "ip_local_port_range";
 constexpr char kMaxTwBuckets[] = "tcp_max_tw_buckets";
+constexpr char kRfc1337[] = "tcp_rfc1337";
 constexpr char kUnprivilegedPortStart[] = "ip_unprivileged_port_start";
 
 std::string PathOf(const char* knob) { return std::string(kDir) + knob; }
@@ -198,6 +199,7 @@ TcpKnobValues ReadTcpKnobs() {
   values.port_min = range[0];
   values.port_max = range[1];
   values.max_tw_buckets = ReadInts(kMaxTwBuckets, 1)[0];
+  values.rfc1337 = ReadInts(kRfc1337, 1)[0];
   return values;
 }
 

@@ -99,6 +99,11 @@ struct ClientStats {
   // Distinct local ports the client used (merged: the sum, an upper bound
   // when loops share a port range).
   std::uint64_t client_ports_distinct = 0;
+  // Connections established on a 4-tuple an earlier connection of the run had
+  // used (one server address and port, one client address: a client port
+  // seen before). When the server closed first, the new SYN took that
+  // TIME_WAIT over (docs/time-wait-ledger.md).
+  std::uint64_t tuple_reuses = 0;
   // Client port binding and port exhaustion. A client bind() failure is
   // also in `errors` at Step::kBind.
   std::uint64_t client_bind_failures = 0;

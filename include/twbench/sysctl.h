@@ -29,6 +29,9 @@ struct TcpKnobValues {
   int port_min = 0;
   int port_max = 0;
   int max_tw_buckets = 0;
+  // tcp_rfc1337: 1 keeps a TIME_WAIT from being ended by an RST. Read, not a
+  // knob twbench sets.
+  int rfc1337 = 0;
 };
 
 // Whether this kernel has tcp_tw_reuse_delay (Linux 6.14 and later; before,
