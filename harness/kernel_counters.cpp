@@ -122,30 +122,75 @@ NamedText ParsePairedLines(const std::string& text, const std::string& prefix,
 
 }  // namespace
 
+namespace {
+
+// One counter: its name in the /proc file and its field. A struct's fields
+// are listed once; parsing and deltas are loops over the list.
+template <typename T>
+struct Field {
+  const char* name;
+  std::uint64_t T::*member;
+};
+
+constexpr Field<TcpExtCounters> kTcpExtFields[] = {
+    {"TW", &TcpExtCounters::tw},
+    {"TWRecycled", &TcpExtCounters::tw_recycled},
+    {"TWKilled", &TcpExtCounters::tw_killed},
+    {"TCPTimeWaitOverflow", &TcpExtCounters::tw_overflow},
+    {"ListenOverflows", &TcpExtCounters::listen_overflows},
+    {"ListenDrops", &TcpExtCounters::listen_drops}};
+
+constexpr Field<TcpExtAborts> kAbortFields[] = {
+    {"TCPAbortOnData", &TcpExtAborts::on_data},
+    {"TCPAbortOnClose", &TcpExtAborts::on_close},
+    {"TCPAbortOnMemory", &TcpExtAborts::on_memory},
+    {"TCPAbortOnLinger", &TcpExtAborts::on_linger}};
+
+constexpr Field<TcpCounters> kTcpFields[] = {
+    {"ActiveOpens", &TcpCounters::active_opens},
+    {"PassiveOpens", &TcpCounters::passive_opens},
+    {"AttemptFails", &TcpCounters::attempt_fails},
+    {"EstabResets", &TcpCounters::estab_resets},
+    {"InSegs", &TcpCounters::in_segs},
+    {"OutSegs", &TcpCounters::out_segs},
+    {"RetransSegs", &TcpCounters::retrans_segs},
+    {"InErrs", &TcpCounters::in_errs},
+    {"OutRsts", &TcpCounters::out_rsts}};
+
+template <typename T, std::size_t N>
+T TakeAll(const NamedText& named, const Field<T> (&fields)[N],
+          const std::string& where) {
+  T out;
+  for (const Field<T>& f : fields) out.*f.member = Take(named, f.name, where);
+  return out;
+}
+
+template <typename T, std::size_t N>
+T DeltaAll(const T& after, const T& before, const Field<T> (&fields)[N]) {
+  T delta;
+  for (const Field<T>& f : fields) {
+    delta.*f.member = after.*f.member - before.*f.member;
+  }
+  return delta;
+}
+
+}  // namespace
+
 TcpExtCounters ParseTcpExt(const std::string& netstat) {
-  const NamedText named = ParsePairedLines(netstat, "TcpExt:", "netstat");
-  const std::string where = "netstat TcpExt";
-  TcpExtCounters counters;
-  counters.tw = Take(named, "TW", where);
-  counters.tw_recycled = Take(named, "TWRecycled", where);
-  counters.tw_killed = Take(named, "TWKilled", where);
-  counters.tw_overflow = Take(named, "TCPTimeWaitOverflow", where);
-  counters.listen_overflows = Take(named, "ListenOverflows", where);
-  counters.listen_drops = Take(named, "ListenDrops", where);
-  return counters;
+  return TakeAll(ParsePairedLines(netstat, "TcpExt:", "netstat"), kTcpExtFields,
+                 "netstat TcpExt");
 }
 
 TcpExtCounters ReadTcpExt() { return ParseTcpExt(ReadWhole(kNetstat)); }
 
+TcpExtCounters Delta(const TcpExtCounters& after,
+                     const TcpExtCounters& before) {
+  return DeltaAll(after, before, kTcpExtFields);
+}
+
 TcpExtAborts ParseTcpExtAborts(const std::string& netstat) {
-  const NamedText named = ParsePairedLines(netstat, "TcpExt:", "netstat");
-  const std::string where = "netstat TcpExt";
-  TcpExtAborts aborts;
-  aborts.on_data = Take(named, "TCPAbortOnData", where);
-  aborts.on_close = Take(named, "TCPAbortOnClose", where);
-  aborts.on_memory = Take(named, "TCPAbortOnMemory", where);
-  aborts.on_linger = Take(named, "TCPAbortOnLinger", where);
-  return aborts;
+  return TakeAll(ParsePairedLines(netstat, "TcpExt:", "netstat"), kAbortFields,
+                 "netstat TcpExt");
 }
 
 TcpExtAborts ReadTcpExtAborts() {
@@ -153,56 +198,18 @@ TcpExtAborts ReadTcpExtAborts() {
 }
 
 TcpExtAborts Delta(const TcpExtAborts& after, const TcpExtAborts& before) {
-  TcpExtAborts delta;
-  delta.on_data = after.on_data - before.on_data;
-  delta.on_close = after.on_close - before.on_close;
-  delta.on_memory = after.on_memory - before.on_memory;
-  delta.on_linger = after.on_linger - before.on_linger;
-  return delta;
+  return DeltaAll(after, before, kAbortFields);
 }
 
 TcpCounters ParseTcp(const std::string& snmp) {
-  const NamedText named = ParsePairedLines(snmp, "Tcp:", "snmp");
-  const std::string where = "snmp Tcp";
-  TcpCounters tcp;
-  tcp.active_opens = Take(named, "ActiveOpens", where);
-  tcp.passive_opens = Take(named, "PassiveOpens", where);
-  tcp.attempt_fails = Take(named, "AttemptFails", where);
-  tcp.estab_resets = Take(named, "EstabResets", where);
-  tcp.in_segs = Take(named, "InSegs", where);
-  tcp.out_segs = Take(named, "OutSegs", where);
-  tcp.retrans_segs = Take(named, "RetransSegs", where);
-  tcp.in_errs = Take(named, "InErrs", where);
-  tcp.out_rsts = Take(named, "OutRsts", where);
-  return tcp;
+  return TakeAll(ParsePairedLines(snmp, "Tcp:", "snmp"), kTcpFields,
+                 "snmp Tcp");
 }
 
 TcpCounters ReadTcp() { return ParseTcp(ReadWhole(kSnmp)); }
 
 TcpCounters Delta(const TcpCounters& after, const TcpCounters& before) {
-  TcpCounters delta;
-  delta.active_opens = after.active_opens - before.active_opens;
-  delta.passive_opens = after.passive_opens - before.passive_opens;
-  delta.attempt_fails = after.attempt_fails - before.attempt_fails;
-  delta.estab_resets = after.estab_resets - before.estab_resets;
-  delta.in_segs = after.in_segs - before.in_segs;
-  delta.out_segs = after.out_segs - before.out_segs;
-  delta.retrans_segs = after.retrans_segs - before.retrans_segs;
-  delta.in_errs = after.in_errs - before.in_errs;
-  delta.out_rsts = after.out_rsts - before.out_rsts;
-  return delta;
-}
-
-TcpExtCounters Delta(const TcpExtCounters& after,
-                     const TcpExtCounters& before) {
-  TcpExtCounters delta;
-  delta.tw = after.tw - before.tw;
-  delta.tw_recycled = after.tw_recycled - before.tw_recycled;
-  delta.tw_killed = after.tw_killed - before.tw_killed;
-  delta.tw_overflow = after.tw_overflow - before.tw_overflow;
-  delta.listen_overflows = after.listen_overflows - before.listen_overflows;
-  delta.listen_drops = after.listen_drops - before.listen_drops;
-  return delta;
+  return DeltaAll(after, before, kTcpFields);
 }
 
 SockstatTcp ParseSockstat(const std::string& sockstat) {
