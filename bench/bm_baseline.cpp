@@ -7,6 +7,7 @@
 #include "bm_churn.h"
 #include "run_counters.h"
 #include "spdlog/spdlog.h"
+#include "stop_signal.h"
 #include "twbench/baseline_churn.h"
 #include "twbench/netns.h"
 
@@ -60,7 +61,7 @@ void SetCounters(benchmark::State& state, const Measured& m) {
 void BM_Baseline(benchmark::State& state, const Scenario& b) {
   for (auto _ : state) {
     if (g_interrupted.load()) {
-      state.SkipWithError("skipped: interrupted (SIGINT)");
+      state.SkipWithError(InterruptedMessage().c_str());
       break;
     }
     const Measured m = Measure(b);

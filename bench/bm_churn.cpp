@@ -8,6 +8,7 @@
 
 #include "run_counters.h"
 #include "spdlog/spdlog.h"
+#include "stop_signal.h"
 #include "twbench/churn.h"
 #include "twbench/kernel_counters.h"
 #include "twbench/listener.h"
@@ -374,7 +375,7 @@ std::string Label(const ChurnStats& st) {
 void BM_Churn(benchmark::State& state, const Scenario& s) {
   for (auto _ : state) {
     if (g_interrupted.load()) {
-      state.SkipWithError("skipped: interrupted (SIGINT)");
+      state.SkipWithError(InterruptedMessage().c_str());
       break;
     }
     // The engine times the churn itself (`seconds`); Google Benchmark's

@@ -13,8 +13,8 @@ namespace twbench {
 
 class TimeseriesWriter;
 
-// Set from the SIGINT handler: the running churn stops like at its time
-// limit and every benchmark after it is skipped, so what was measured is
+// Set by a stop signal (stop_signal.h): the running churn stops like at its
+// time limit and every benchmark after it is skipped, so what was measured is
 // still written.
 extern std::atomic<bool> g_interrupted;
 
