@@ -139,15 +139,15 @@ std::string KeyValues(std::string_view v, bool) {
   return {};
 }
 
-struct GbenchFlag {
+struct FlagRule {
   const char* name;
   bool takes_bare;  // "--name" alone means true
   Check check;
 };
 
 // Every flag Google Benchmark 1.7.1 reads (benchmark::PrintDefaultHelp).
-const std::vector<GbenchFlag>& Table() {
-  static const std::vector<GbenchFlag> table = {
+const std::vector<FlagRule>& Table() {
+  static const std::vector<FlagRule> table = {
       {"benchmark_list_tests", true, Bool},
       {"benchmark_filter", false, Filter},
       {"benchmark_min_time", false, MinTime},
@@ -178,7 +178,7 @@ std::optional<std::string> CheckGbenchFlags(int argc, char** argv) {
     const std::size_t eq = arg.find('=');
     const bool bare = eq == std::string_view::npos;
     const std::string_view name = arg.substr(2, bare ? arg.npos : eq - 2);
-    for (const GbenchFlag& flag : Table()) {
+    for (const FlagRule& flag : Table()) {
       if (name != flag.name) continue;
       if (bare && !flag.takes_bare) {
         return "--" + std::string(name) + " needs a value: --" +
@@ -193,16 +193,17 @@ std::optional<std::string> CheckGbenchFlags(int argc, char** argv) {
   return std::nullopt;
 }
 
-std::string GbenchOutPath(int argc, char** argv) {
-  constexpr std::string_view kFlag = "--benchmark_out=";
-  std::string path;
+std::string GbenchFlag(int argc, char** argv, std::string_view name,
+                       std::string fallback) {
+  std::string value = std::move(fallback);
   for (int i = 1; i < argc; ++i) {
     const std::string_view arg(argv[i]);
-    if (arg.substr(0, kFlag.size()) == kFlag) {
-      path = std::string(arg.substr(kFlag.size()));
+    if (arg.size() > name.size() + 3 && arg.substr(0, 2) == "--" &&
+        arg.substr(2, name.size()) == name && arg[name.size() + 2] == '=') {
+      value = std::string(arg.substr(name.size() + 3));
     }
   }
-  return path;
+  return value;
 }
 
 }  // namespace twbench

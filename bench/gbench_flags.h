@@ -6,6 +6,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 
 namespace twbench {
 
@@ -15,8 +16,9 @@ namespace twbench {
 // parser, which refuses them.
 std::optional<std::string> CheckGbenchFlags(int argc, char** argv);
 
-// The value of the last --benchmark_out=PATH (Google Benchmark takes the
-// last), empty when none.
-std::string GbenchOutPath(int argc, char** argv);
+// The value of the last --NAME=VALUE in argv (Google Benchmark takes the
+// last), `fallback` when none: GbenchFlag(argc, argv, "benchmark_out", "").
+std::string GbenchFlag(int argc, char** argv, std::string_view name,
+                       std::string fallback);
 
 }  // namespace twbench

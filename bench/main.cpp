@@ -13,6 +13,7 @@
 
 #include "bm_baseline.h"
 #include "bm_churn.h"
+#include "file_reporter.h"
 #include "flags.h"
 #include "gbench_flags.h"
 #include "probe.h"
@@ -188,7 +189,10 @@ int main(int argc, char** argv) {
     return 2;
   }
   const int repetitions = RepetitionsFromArgs(argc, argv);
-  const std::string benchmark_out = twbench::GbenchOutPath(argc, argv);
+  const std::string benchmark_out =
+      twbench::GbenchFlag(argc, argv, "benchmark_out", "");
+  const std::string benchmark_out_format =
+      twbench::GbenchFlag(argc, argv, "benchmark_out_format", "json");
   benchmark::Initialize(&argc, argv);
   const std::string filter = benchmark::GetBenchmarkFilter();
   // Google Benchmark 1.7.1 reserves its list of runs one family at a time
@@ -258,9 +262,18 @@ int main(int argc, char** argv) {
                            return it == by_name.end() ? nullptr : &it->second;
                          });
   twbench::TeeCsvReporter reporter(&progress, &csv);
-  const std::size_t runs = benchmark::RunSpecifiedBenchmarks(&reporter);
+  std::optional<twbench::CheckedFileReporter> json;
+  if (!benchmark_out.empty()) {
+    json.emplace(benchmark_out_format, benchmark_out);
+  }
+  const std::size_t runs =
+      benchmark::RunSpecifiedBenchmarks(&reporter, json ? &*json : nullptr);
   benchmark::Shutdown();
-  const int written = CloseOutputs(*outputs);
+  int written = CloseOutputs(*outputs);
+  if (json && !json->error().empty()) {
+    std::cerr << "twbench: results incomplete: " << json->error() << "\n";
+    written = 1;
+  }
   if (twbench::StopSignal() != 0) return InterruptedStatus();
   if (runs == 0) {
     std::cerr << "twbench: no benchmark matches --benchmark_filter=" << filter

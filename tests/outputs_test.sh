@@ -25,6 +25,13 @@ test_dev_full() {
   # The other output is written in full all the same.
   check "--timeseries=/dev/full: the CSV has its row" \
     test "$(wc -l <"$TMP/ts.csv")" -eq 2
+  expect_status "--benchmark_out=/dev/full exits 1" 1 "$bin" "${ONE[@]}" \
+    --csv="$TMP/json.csv" --benchmark_out=/dev/full
+  expect_grep "--benchmark_out=/dev/full: names the file and the errno" \
+    "--benchmark_out /dev/full: writing failed: No space left on device" \
+    "$TMP/err"
+  check "--benchmark_out=/dev/full: the CSV has its row" \
+    test "$(wc -l <"$TMP/json.csv")" -eq 2
   expect_status "probe --csv=/dev/full exits 1" 1 "$bin" --probe=timewait \
     --probe_bound=0.2 --probe_cells=1/1/closed --csv=/dev/full
   expect_grep "probe --csv=/dev/full: names the file and the errno" \
