@@ -93,7 +93,7 @@ cp "$TMP/small/r.csv" "$TMP/r.csv"
 exit \$status
 EOF_FULL
   local status=0
-  timeout 120 unshare -m --propagation private bash "$TMP/full.sh" ||
+  timeout -k 5 120 unshare -m --propagation private bash "$TMP/full.sh" ||
     status=$?
   if ((status == 99)); then
     skip "full disk" "cannot mount a tmpfs here"

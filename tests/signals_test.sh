@@ -26,7 +26,7 @@ signal_during_run() {
   done
   sleep 1
   kill -s "$sig" "$pid"
-  timeout 20 tail --pid="$pid" -f /dev/null
+  timeout -k 5 20 tail --pid="$pid" -f /dev/null
   kill -s KILL "$pid" 2>/dev/null
   wait "$pid" || status=$?
   check "$sig during a run: exit $((128 + n)) (got $status)" \
@@ -67,7 +67,7 @@ test_signal_during_setup() {
   sleep 0.3
   kill -TERM "$pid"
   start=$(date +%s.%N)
-  timeout 20 tail --pid="$pid" -f /dev/null
+  timeout -k 5 20 tail --pid="$pid" -f /dev/null
   kill -s KILL "$pid" 2>/dev/null
   wait "$pid" || status=$?
   took=$(python3 -c "import sys; print(round(float(sys.argv[2]) - float(sys.argv[1]), 2))" \
@@ -83,7 +83,7 @@ test_signal_during_setup() {
 test_large_matrix_lists_fast() {
   local start took status=0
   start=$(date +%s.%N)
-  timeout 60 "$bin" --concurrency="$(seq -s, 1 200)" \
+  timeout -k 5 60 "$bin" --concurrency="$(seq -s, 1 200)" \
     --payload="$(seq -s, 0 199)" --closer=client --reuseaddr=1 \
     --benchmark_list_tests=true >"$TMP/list.out" 2>"$TMP/list.err" ||
     status=$?
