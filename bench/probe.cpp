@@ -320,6 +320,8 @@ int RunProbeMain(int argc, char** argv) {
                 << "isolated=0 in every row\n";
     }
   }
+  // From here a signal stops the cells (settings.stop) and they are written.
+  EnterRunPhase();
   const RunContext context = RunContext::Collect();
   std::cerr << "probe: " << cells.size() << " cells, " << f.family << ", bound "
             << settings.bound_s << " s, "
@@ -332,7 +334,6 @@ int RunProbeMain(int argc, char** argv) {
     runs.push_back(std::make_unique<CellRun>());
     runs.back()->cell = c;
   }
-  EnterRunPhase();  // a signal now stops the cells, which are still written
   for (auto& r : runs) StartCell(*r, settings, isolate);
   WatchProgress(runs);
   std::vector<ProbeOutcome> outcomes;
