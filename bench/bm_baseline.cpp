@@ -7,6 +7,7 @@
 #include "bm_churn.h"
 #include "run_counters.h"
 #include "spdlog/spdlog.h"
+#include "stop_signal.h"
 #include "twbench/baseline_churn.h"
 #include "twbench/netns.h"
 
@@ -71,7 +72,7 @@ void BM_Baseline(benchmark::State& state, const Scenario& b,
                  const RunState* run) {
   for (auto _ : state) {
     if (run->stop->load()) {
-      state.SkipWithError("skipped: interrupted (SIGINT)");
+      state.SkipWithError(InterruptedMessage().c_str());
       break;
     }
     const BaselineMeasured m = Measure(b, *run);

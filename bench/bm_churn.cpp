@@ -9,6 +9,7 @@
 #include "measure.h"
 #include "run_counters.h"
 #include "spdlog/spdlog.h"
+#include "stop_signal.h"
 #include "twbench/churn.h"
 #include "twbench/kernel_counters.h"
 #include "twbench/listener.h"
@@ -171,7 +172,7 @@ std::string Label(const ChurnStats& st, const RunState& run) {
 void BM_Churn(benchmark::State& state, const Scenario& s, const RunState* run) {
   for (auto _ : state) {
     if (run->stop->load()) {
-      state.SkipWithError("skipped: interrupted (SIGINT)");
+      state.SkipWithError(InterruptedMessage().c_str());
       break;
     }
     // The engine times the churn itself (`seconds`); Google Benchmark's

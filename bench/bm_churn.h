@@ -12,8 +12,10 @@
 
 namespace twbench {
 
-// Set from the signal handler (a handler can only reach a global); runs see
-// it through RunState::stop.
+// Set by a stop signal (stop_signal.h; a handler can only reach a global):
+// the running churn stops like at its time limit and every benchmark after it
+// is skipped, so what was measured is still written. Runs see it through
+// RunState::stop.
 extern std::atomic<bool> g_interrupted;
 
 // Registers BM_Churn/<settings> for each scenario (one iteration each, real

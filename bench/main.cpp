@@ -1,48 +1,36 @@
 // twbench: registers the churn matrix from the command line, runs it through
 // Google Benchmark, and writes every run as a CSV row the moment it ends.
 #include <benchmark/benchmark.h>
-#include <signal.h>
+#include <regex.h>
 
 #include <algorithm>
 #include <cstring>
-#include <fstream>
 #include <iostream>
+#include <memory>
 #include <optional>
-#include <regex>
 #include <string_view>
 #include <vector>
 
 #include "bm_baseline.h"
 #include "bm_churn.h"
+#include "file_reporter.h"
 #include "flags.h"
+#include "gbench_flags.h"
 #include "listing.h"
 #include "probe.h"
 #include "progress_reporter.h"
 #include "spdlog/cfg/env.h"
 #include "spdlog/sinks/stdout_color_sinks.h"
 #include "spdlog/spdlog.h"
+#include "stop_signal.h"
 #include "twbench/csv_reporter.h"
 #include "twbench/fd_limit.h"
 #include "twbench/netns.h"
+#include "twbench/output_file.h"
 #include "twbench/run_context.h"
 #include "twbench/timeseries_writer.h"
 
 namespace {
-
-extern "C" void OnSigint(int) {
-  // Async-signal-safe: a lock-free atomic store. SA_RESETHAND makes a second
-  // Ctrl-C kill the process the usual way.
-  twbench::g_interrupted.store(true);
-}
-
-void InstallSigint() {
-  struct sigaction sa {};
-  sa.sa_handler = OnSigint;
-  sa.sa_flags = SA_RESETHAND;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
-}
 
 void SetUpLogging(const std::string& level) {
   auto logger = spdlog::stderr_color_mt("twbench");
@@ -71,25 +59,25 @@ int RepetitionsFromArgs(int argc, char** argv) {
   return reps;
 }
 
-// How many runs the filter selects, for the "[3/24]" progress: the same
-// regex match (with '-' negation) Google Benchmark applies to the names.
+// How many runs the filter selects, for the "[3/24]" progress: the match
+// Google Benchmark applies to the names, a POSIX extended regex searched in
+// the full name ('-' first negates; empty or "all" is every name).
 int CountSelected(const std::map<std::string, twbench::Scenario>& by_name) {
-  std::string filter = benchmark::GetBenchmarkFilter();
-  bool negate = !filter.empty() && filter[0] == '-';
-  if (negate) filter.erase(0, 1);
+  const std::string filter = benchmark::GetBenchmarkFilter();
   const bool all = filter.empty() || filter == "all";
-  int n = 0;
-  try {
-    std::regex re(all ? std::string(1, '.') : filter);
-    for (const auto& [name, s] : by_name) {
-      std::string full = name;
-      full.append("/iterations:1/real_time");  // as Google Benchmark names it
-      bool hit = std::regex_search(full, re);
-      n += hit != negate ? 1 : 0;
-    }
-  } catch (const std::regex_error&) {
-    return static_cast<int>(by_name.size());
+  const bool negate = !all && filter[0] == '-';
+  const std::string pattern = all ? std::string(1, '.') : filter.substr(negate);
+  regex_t re;
+  if (regcomp(&re, pattern.c_str(), REG_EXTENDED | REG_NOSUB) != 0) {
+    return static_cast<int>(by_name.size());  // checked up front; not reached
   }
+  int n = 0;
+  for (const auto& [name, s] : by_name) {
+    const std::string full = name + "/iterations:1/real_time";  // GB's name
+    const bool hit = regexec(&re, full.c_str(), 0, nullptr, 0) == 0;
+    n += hit != negate ? 1 : 0;
+  }
+  regfree(&re);
   return n;
 }
 
@@ -123,10 +111,72 @@ int FailedRunsStatus(const std::vector<std::string>& errors) {
   return 1;
 }
 
+namespace {
+
+// Every results file is checked before anything runs and opened through the
+// checked path; nullopt and a message (exit 2) when one cannot be.
+struct Outputs {
+  std::unique_ptr<twbench::OutputFile> csv;
+  std::unique_ptr<twbench::OutputFile> timeseries;
+};
+
+std::optional<Outputs> OpenOutputs(const twbench::Flags& flags,
+                                   const std::string& benchmark_out) {
+  if (const auto clash =
+          twbench::CheckOutputPaths({{"--csv", flags.csv},
+                                     {"--timeseries", flags.timeseries},
+                                     {"--benchmark_out", benchmark_out}})) {
+    std::cerr << "twbench: " << *clash << "\n";
+    return std::nullopt;
+  }
+  Outputs out;
+  std::string why;
+  if (!flags.csv.empty()) {
+    out.csv = twbench::OutputFile::Open("--csv", flags.csv, &why);
+    if (!out.csv) {
+      std::cerr << "twbench: " << why << "\n";
+      return std::nullopt;
+    }
+  }
+  if (!flags.timeseries.empty()) {
+    out.timeseries =
+        twbench::OutputFile::Open("--timeseries", flags.timeseries, &why);
+    if (!out.timeseries) {
+      std::cerr << "twbench: " << why << "\n";
+      return std::nullopt;
+    }
+  }
+  return out;
+}
+
+// Closes every results file (each close checked); 1 when any write failed,
+// each failure said once more at the end, where it is seen.
+int CloseOutputs(Outputs& outputs) {
+  int status = 0;
+  for (auto* file : {outputs.csv.get(), outputs.timeseries.get()}) {
+    if (file == nullptr || file->Close()) continue;
+    std::cerr << "twbench: results incomplete: " << file->error() << "\n";
+    status = 1;
+  }
+  return status;
+}
+
+// The status after a stop signal: 128+n, said with the signal's name.
+int InterruptedStatus() {
+  const int signal = twbench::StopSignal();
+  std::cerr << "twbench: interrupted by " << twbench::SignalName(signal)
+            << "; the runs measured so far are written, the others say "
+            << "skipped\n";
+  return 128 + signal;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
+  // First of all: a signal during the set-up ends it the documented way.
+  twbench::InstallStopSignals();
   // The TIME_WAIT probe is no benchmark: it takes the command line whole.
   if (twbench::WantsProbe(argc, argv)) {
-    InstallSigint();
     return twbench::RunProbeMain(argc, argv);
   }
   if (std::optional<int> status = twbench::MaybeList(argc, argv)) {
@@ -136,36 +186,31 @@ int main(int argc, char** argv) {
     twbench::PrintHelp();
     return 0;
   }
+  if (const auto bad = twbench::CheckGbenchFlags(argc, argv)) {
+    std::cerr << "twbench: " << *bad << "\n"
+              << "Run 'twbench --help' for every setting and what it "
+              << "accepts.\n";
+    return 2;
+  }
   const int repetitions = RepetitionsFromArgs(argc, argv);
+  const std::string benchmark_out =
+      twbench::GbenchFlag(argc, argv, "benchmark_out", "");
+  const std::string benchmark_out_format =
+      twbench::GbenchFlag(argc, argv, "benchmark_out_format", "json");
   benchmark::Initialize(&argc, argv);
+  const std::string filter = benchmark::GetBenchmarkFilter();
+  // Google Benchmark 1.7.1 reserves its list of runs one family at a time
+  // when the filter is ".", every name (FindBenchmarks): a copy of the whole
+  // list per name, quadratic. "^" selects the same names without it.
+  if (filter.empty() || filter == "all" || filter == ".") {
+    benchmark::SetBenchmarkFilter("^");
+  }
   twbench::Flags flags = twbench::ParseFlags(argc, argv);
   SetUpLogging(flags.log_level);
 
-  std::ofstream csv_file;
-  if (!flags.csv.empty()) {
-    csv_file.open(flags.csv, std::ios::out | std::ios::trunc);
-    if (!csv_file) {
-      std::cerr << "twbench: --csv: cannot open " << flags.csv << " for "
-                << "writing: " << std::strerror(errno) << "\n";
-      return 2;
-    }
-  }
   // What every run shares, passed to the benchmarks explicitly.
   twbench::RunState run;
   run.stop = &twbench::g_interrupted;
-  std::ofstream timeseries_file;
-  std::optional<twbench::TimeseriesWriter> timeseries;
-  if (!flags.timeseries.empty()) {
-    timeseries_file.open(flags.timeseries, std::ios::out | std::ios::trunc);
-    if (!timeseries_file) {
-      std::cerr << "twbench: --timeseries: cannot open " << flags.timeseries
-                << " for writing: " << std::strerror(errno) << "\n";
-      return 2;
-    }
-    timeseries.emplace(timeseries_file);
-    run.timeseries = &*timeseries;
-    run.sample_interval_ms = flags.sample_interval_ms;
-  }
   if (flags.isolate != "off") {
     if (twbench::CanCreateNetns()) {
       run.isolate = true;
@@ -201,6 +246,14 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
+  std::optional<Outputs> outputs = OpenOutputs(flags, benchmark_out);
+  if (!outputs) return 2;
+  std::optional<twbench::TimeseriesWriter> timeseries;
+  if (outputs->timeseries) {
+    timeseries.emplace(outputs->timeseries->stream());
+    run.timeseries = &*timeseries;
+    run.sample_interval_ms = flags.sample_interval_ms;
+  }
   const std::vector<twbench::Scenario> matrix = twbench::Matrix(flags);
   RaiseFdLimitFor(matrix);
   auto by_name = twbench::RegisterChurnBenchmarks(matrix, run);
@@ -210,18 +263,28 @@ int main(int argc, char** argv) {
   twbench::ProgressReporter progress(context,
                                      CountSelected(by_name) * repetitions);
   std::ostream null_stream(nullptr);
-  twbench::CsvWriter csv(csv_file.is_open() ? csv_file : null_stream, context,
-                         [&by_name](const std::string& name) {
+  twbench::CsvWriter csv(outputs->csv ? outputs->csv->stream() : null_stream,
+                         context, [&by_name](const std::string& name) {
                            auto it = by_name.find(name);
                            return it == by_name.end() ? nullptr : &it->second;
                          });
   twbench::TeeCsvReporter reporter(&progress, &csv);
-  InstallSigint();
-  const std::size_t runs = benchmark::RunSpecifiedBenchmarks(&reporter);
+  std::optional<twbench::CheckedFileReporter> json;
+  if (!benchmark_out.empty()) {
+    json.emplace(benchmark_out_format, benchmark_out);
+  }
+  const std::size_t runs =
+      benchmark::RunSpecifiedBenchmarks(&reporter, json ? &*json : nullptr);
   benchmark::Shutdown();
+  int written = CloseOutputs(*outputs);
+  if (json && !json->error().empty()) {
+    std::cerr << "twbench: results incomplete: " << json->error() << "\n";
+    written = 1;
+  }
+  if (twbench::StopSignal() != 0) return InterruptedStatus();
   if (runs == 0) {
-    std::cerr << "twbench: no benchmark matches --benchmark_filter="
-              << benchmark::GetBenchmarkFilter() << "\n";
+    std::cerr << "twbench: no benchmark matches --benchmark_filter=" << filter
+              << "\n";
     return 2;
   }
   if (!csv.unknown_counters().empty()) {
@@ -234,9 +297,6 @@ int main(int argc, char** argv) {
     std::cerr << "\n";
     return 1;
   }
-  if (twbench::g_interrupted.load()) {
-    std::cerr << "twbench: interrupted; the runs measured so far are written\n";
-    return 130;
-  }
-  return FailedRunsStatus(reporter.errors());
+  const int failed = FailedRunsStatus(reporter.errors());
+  return failed != 0 ? failed : written;
 }

@@ -1,5 +1,7 @@
 #include "probe.h"
 
+#include <signal.h>
+
 #include <CLI/CLI.hpp>
 #include <cerrno>
 #include <chrono>
@@ -7,7 +9,6 @@
 #include <cstdio>
 #include <cstring>
 #include <exception>
-#include <fstream>
 #include <iomanip>
 #include <iostream>
 #include <memory>
@@ -19,8 +20,10 @@
 #include <vector>
 
 #include "bm_churn.h"
+#include "stop_signal.h"
 #include "twbench/csv_reporter.h"
 #include "twbench/netns.h"
+#include "twbench/output_file.h"
 #include "twbench/run_context.h"
 #include "twbench/timewait_probe.h"
 
@@ -63,8 +66,8 @@ void Describe(CLI::App& app, ProbeFlags& f) {
       "first\nbind+listen that worked, or to the last try), a progress line "
       "every ~5 s on\nstderr, one CSV row per cell with --csv "
       "(docs/timewait-probe.md). Exit 0\nwhen every cell ran to its end "
-      "(bound or still_failing), 1 on a cell error,\n2 on bad input, 130 "
-      "when interrupted (cells not finished say interrupted).");
+      "(bound or still_failing), 1 on a cell error,\n2 on bad input, 128+n "
+      "after signal n (130: Ctrl-C; cells not finished say interrupted).");
   app.option_defaults()->always_capture_default();
   app.add_option("--probe", f.probe, "the probe to run: timewait")
       ->required()
@@ -294,13 +297,12 @@ int RunProbeMain(int argc, char** argv) {
   std::string why;
   const std::vector<ProbeCell> cells = *ParseProbeCells(f.cells, &why);
 
-  std::ofstream csv;
+  std::unique_ptr<OutputFile> csv;
   if (!f.csv.empty()) {
-    csv.open(f.csv, std::ios::out | std::ios::trunc);
-    if (!csv) {
-      return Fail2("--csv: cannot open " + f.csv +
-                   " for writing: " + std::strerror(errno));
-    }
+    if (const auto bad = CheckOutputPaths({{"--csv", f.csv}}))
+      return Fail2(*bad);
+    csv = OutputFile::Open("--csv", f.csv, &why);
+    if (!csv) return Fail2(why);
   }
   bool isolate = false;
   if (f.isolate != "off") {
@@ -318,6 +320,8 @@ int RunProbeMain(int argc, char** argv) {
                 << "isolated=0 in every row\n";
     }
   }
+  // From here a signal stops the cells (settings.stop) and they are written.
+  EnterRunPhase();
   const RunContext context = RunContext::Collect();
   std::cerr << "probe: " << cells.size() << " cells, " << f.family << ", bound "
             << settings.bound_s << " s, "
@@ -346,13 +350,12 @@ int RunProbeMain(int argc, char** argv) {
             << "\n";
   PrintTable(std::cout, outcomes);
   std::cout.flush();
-  if (csv.is_open()) {
-    WriteCsv(csv, outcomes, settings.bound_s, isolate, context);
-    csv.flush();
-    if (!csv) {
-      std::cerr << "twbench: --csv: writing " << f.csv << " failed\n";
-      return 1;
-    }
+  bool written = true;
+  if (csv) {
+    WriteCsv(csv->stream(), outcomes, settings.bound_s, isolate, context);
+    written = csv->Close();
+    if (!written)
+      std::cerr << "twbench: results incomplete: " << csv->error() << "\n";
   }
   bool interrupted = g_interrupted.load();
   bool error = false;
@@ -361,15 +364,17 @@ int RunProbeMain(int argc, char** argv) {
     error = error || o.result == ProbeResult::kError;
   }
   if (interrupted) {
-    std::cerr << "twbench: interrupted; the cells measured so far are "
-              << "written, the others say interrupted\n";
-    return 130;
+    const int signal = StopSignal() != 0 ? StopSignal() : SIGINT;
+    std::cerr << "twbench: interrupted by " << SignalName(signal)
+              << "; the cells measured so far are written, the others say "
+              << "interrupted\n";
+    return 128 + signal;
   }
   if (error) {
     std::cerr << "twbench: a probe cell failed; see its error above\n";
     return 1;
   }
-  return 0;
+  return written ? 0 : 1;
 }
 
 }  // namespace twbench

@@ -14,8 +14,8 @@ bool WantsProbe(int argc, char** argv);
 
 // Parses the probe's settings, runs it and returns the exit status: 0 when
 // every cell ran to its end (bound or still failing), 1 when a cell hit an
-// error, 2 on bad input, 130 when interrupted (SIGINT/SIGTERM through
-// g_interrupted; what was measured is still written).
+// error, 2 on bad input, 128+n after signal n (SIGINT, SIGTERM, SIGHUP, SIGQUIT
+// through g_interrupted; what was measured is still written).
 int RunProbeMain(int argc, char** argv);
 
 // The help of the probe's settings.

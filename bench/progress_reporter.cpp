@@ -5,6 +5,8 @@
 #include <ostream>
 #include <string>
 
+#include "stop_signal.h"
+
 namespace twbench {
 namespace {
 
@@ -19,6 +21,9 @@ ProgressReporter::ProgressReporter(RunContext context, int total_runs)
     : context_(std::move(context)), total_runs_(total_runs) {}
 
 bool ProgressReporter::ReportContext(const Context& context) {
+  // The first run starts next: from here a signal stops the runs and keeps
+  // their rows instead of ending the set-up.
+  EnterRunPhase();
   std::ostream& out = GetOutputStream();
   out << "twbench " << context_.git_commit << " on " << context_.host
       << ": Linux " << context_.kernel << ", libuv " << context_.libuv_version

@@ -9,7 +9,11 @@
 #include <ctime>
 #include <system_error>
 
-// CMake defines it for the harness library; a hand-built object still links.
+// CMake generates it (the commit configured from); a hand-built object
+// still links.
+#if __has_include("twbench_git_commit.h")
+#include "twbench_git_commit.h"
+#endif
 #ifndef TWBENCH_GIT_COMMIT
 #define TWBENCH_GIT_COMMIT "unknown"
 #endif

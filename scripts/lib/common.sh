@@ -91,12 +91,19 @@ twbench_ensure_packages() {
 }
 
 # Configures (always: it refreshes the git commit compiled in) and builds.
-# Usage: twbench_build <build dir under the root> <CMAKE_BUILD_TYPE> [cmake --build args]
+# Usage: twbench_build <build dir under the root> <CMAKE_BUILD_TYPE> [-D... cmake
+# settings] [cmake --build args]
 twbench_build() {
   local dir=$1 type=$2
   shift 2
-  twbench_log "configure $dir ($type)"
-  cmake -S "$TWBENCH_ROOT" -B "$TWBENCH_ROOT/$dir" -DCMAKE_BUILD_TYPE="$type"
+  local -a settings=()
+  while (($# > 0)) && [[ $1 == -D* ]]; do
+    settings+=("$1")
+    shift
+  done
+  twbench_log "configure $dir ($type${settings[*]+ ${settings[*]}})"
+  cmake -S "$TWBENCH_ROOT" -B "$TWBENCH_ROOT/$dir" -DCMAKE_BUILD_TYPE="$type" \
+    ${settings[@]+"${settings[@]}"}
   twbench_log "build $dir"
   cmake --build "$TWBENCH_ROOT/$dir" -j"$(nproc)" "$@"
 }

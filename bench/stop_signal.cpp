@@ -1,0 +1,81 @@
+#include "stop_signal.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstring>
+
+#include "bm_churn.h"
+
+namespace twbench {
+namespace {
+
+std::atomic<int> g_signal{0};
+std::atomic<bool> g_running{false};
+static_assert(std::atomic<int>::is_always_lock_free);
+static_assert(std::atomic<bool>::is_always_lock_free);
+
+constexpr int kStopSignals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+
+const char* Name(int signal) {
+  switch (signal) {
+    case SIGINT:
+      return "SIGINT";
+    case SIGTERM:
+      return "SIGTERM";
+    case SIGHUP:
+      return "SIGHUP";
+    case SIGQUIT:
+      return "SIGQUIT";
+    default:
+      return nullptr;
+  }
+}
+
+void Say(const char* text) {
+  [[maybe_unused]] const ssize_t n = ::write(STDERR_FILENO, text, strlen(text));
+}
+
+// Async-signal-safe only: lock-free atomics, write(2), _exit(2).
+extern "C" void OnStopSignal(int signal) {
+  int none = 0;
+  g_signal.compare_exchange_strong(none, signal);
+  g_interrupted.store(true);
+  if (g_running.load()) return;
+  Say("twbench: ");
+  Say(Name(signal));
+  Say(" before the first run: nothing was measured, nothing to write\n");
+  _exit(128 + signal);
+}
+
+}  // namespace
+
+void InstallStopSignals() {
+  struct sigaction sa {};
+  sa.sa_handler = OnStopSignal;
+  // SA_RESTART: a write(2) of a row is not cut short by the signal.
+  sa.sa_flags = SA_RESETHAND | SA_RESTART;
+  sigemptyset(&sa.sa_mask);
+  for (int signal : kStopSignals) sigaddset(&sa.sa_mask, signal);
+  for (int signal : kStopSignals) sigaction(signal, &sa, nullptr);
+  struct sigaction ignore {};
+  ignore.sa_handler = SIG_IGN;
+  sigemptyset(&ignore.sa_mask);
+  sigaction(SIGPIPE, &ignore, nullptr);
+}
+
+void EnterRunPhase() { g_running.store(true); }
+
+int StopSignal() { return g_signal.load(); }
+
+std::string SignalName(int signal) {
+  const char* name = Name(signal);
+  return name != nullptr ? name : "signal " + std::to_string(signal);
+}
+
+std::string InterruptedMessage() {
+  return "skipped: interrupted (" + SignalName(StopSignal()) + ")";
+}
+
+}  // namespace twbench
