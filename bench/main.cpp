@@ -170,17 +170,15 @@ int InterruptedStatus() {
   return 128 + signal;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  // First of all: a signal during the set-up ends it the documented way.
-  twbench::InstallStopSignals();
+// The probe, the listings, --help and bad Google Benchmark flags: each ends
+// the process before any benchmark is set up; nullopt for a benchmark run.
+std::optional<int> EarlyExit(int argc, char** argv) {
   // The TIME_WAIT probe is no benchmark: it takes the command line whole.
   if (twbench::WantsProbe(argc, argv)) {
     return twbench::RunProbeMain(argc, argv);
   }
   if (std::optional<int> status = twbench::MaybeList(argc, argv)) {
-    return *status;
+    return status;
   }
   if (WantsHelp(argc, argv)) {
     twbench::PrintHelp();
@@ -192,60 +190,92 @@ int main(int argc, char** argv) {
               << "accepts.\n";
     return 2;
   }
+  return std::nullopt;
+}
+
+// Google Benchmark 1.7.1 reserves its list of runs one family at a time
+// when the filter is ".", every name (FindBenchmarks): a copy of the whole
+// list per name, quadratic. "^" selects the same names without it. Returns
+// the filter as given, for messages.
+std::string MakeFilterLinear() {
+  const std::string filter = benchmark::GetBenchmarkFilter();
+  if (filter.empty() || filter == "all" || filter == ".") {
+    benchmark::SetBenchmarkFilter("^");
+  }
+  return filter;
+}
+
+// Whether runs get a network namespace of their own (run.isolate); 2, said
+// why, when flags ask for what this process cannot give, else 0.
+int SetUpIsolation(const twbench::Flags& flags, twbench::RunState& run) {
+  if (flags.isolate != "off") {
+    if (twbench::CanCreateNetns()) {
+      run.isolate = true;
+      return 0;
+    }
+    if (flags.isolate == "on") {
+      std::cerr << "twbench: --isolate=on needs a network namespace per run, "
+                << "and this process cannot make one: " << twbench::WhyNoNetns()
+                << "\n";
+      return 2;
+    }
+    std::cerr << "twbench: no network namespace per run ("
+              << twbench::WhyNoNetns() << "); running in the host "
+              << "namespace: TIME_WAIT counted on each run's ports, "
+              << "earlier runs' TIME_WAIT in time_wait_at_start, tcpext_* "
+              << "and sockstat_tw -1 (not per port), isolated=0 in every "
+              << "row\n";
+  }
+  // Knobs are never written into the host namespace, and veth needs two
+  // namespaces: asked for explicitly, every such run could only fail.
+  const std::string given = twbench::NamespaceOnlyFlags(flags);
+  if (given.empty()) return 0;
+  std::cerr << "twbench: " << given
+            << (given.find(',') == std::string::npos ? " needs" : " need")
+            << " a network namespace per run (kernel knobs are set "
+               "only in the run's own namespace), and ";
+  if (flags.isolate == "off") {
+    std::cerr << "--isolate=off runs in the host namespace";
+  } else {
+    std::cerr << "this process cannot make one: " << twbench::WhyNoNetns();
+  }
+  std::cerr << "; run as root without --isolate=off, or leave them out\n";
+  return 2;
+}
+
+// 1, said, when a run set a counter the column table lacks: it would be a
+// column lost from the CSV.
+int UnknownCountersStatus(const twbench::CsvWriter& csv) {
+  if (csv.unknown_counters().empty()) return 0;
+  std::cerr << "twbench: bug: counters not in the column table "
+               "(harness/columns.cpp), missing from the CSV:";
+  for (const std::string& name : csv.unknown_counters()) {
+    std::cerr << " " << name;
+  }
+  std::cerr << "\n";
+  return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // First of all: a signal during the set-up ends it the documented way.
+  twbench::InstallStopSignals();
+  if (std::optional<int> status = EarlyExit(argc, argv)) return *status;
   const int repetitions = RepetitionsFromArgs(argc, argv);
   const std::string benchmark_out =
       twbench::GbenchFlag(argc, argv, "benchmark_out", "");
   const std::string benchmark_out_format =
       twbench::GbenchFlag(argc, argv, "benchmark_out_format", "json");
   benchmark::Initialize(&argc, argv);
-  const std::string filter = benchmark::GetBenchmarkFilter();
-  // Google Benchmark 1.7.1 reserves its list of runs one family at a time
-  // when the filter is ".", every name (FindBenchmarks): a copy of the whole
-  // list per name, quadratic. "^" selects the same names without it.
-  if (filter.empty() || filter == "all" || filter == ".") {
-    benchmark::SetBenchmarkFilter("^");
-  }
+  const std::string filter = MakeFilterLinear();
   twbench::Flags flags = twbench::ParseFlags(argc, argv);
   SetUpLogging(flags.log_level);
 
   // What every run shares, passed to the benchmarks explicitly.
   twbench::RunState run;
   run.stop = &twbench::g_interrupted;
-  if (flags.isolate != "off") {
-    if (twbench::CanCreateNetns()) {
-      run.isolate = true;
-    } else if (flags.isolate == "on") {
-      std::cerr << "twbench: --isolate=on needs a network namespace per run, "
-                << "and this process cannot make one: " << twbench::WhyNoNetns()
-                << "\n";
-      return 2;
-    } else {
-      std::cerr << "twbench: no network namespace per run ("
-                << twbench::WhyNoNetns() << "); running in the host "
-                << "namespace: TIME_WAIT counted on each run's ports, "
-                << "earlier runs' TIME_WAIT in time_wait_at_start, tcpext_* "
-                << "and sockstat_tw -1 (not per port), isolated=0 in every "
-                << "row\n";
-    }
-  }
-  if (!run.isolate) {
-    // Knobs are never written into the host namespace, and veth needs two
-    // namespaces: asked for explicitly, every such run could only fail.
-    if (const std::string given = twbench::NamespaceOnlyFlags(flags);
-        !given.empty()) {
-      std::cerr << "twbench: " << given
-                << (given.find(',') == std::string::npos ? " needs" : " need")
-                << " a network namespace per run (kernel knobs are set "
-                   "only in the run's own namespace), and ";
-      if (flags.isolate == "off") {
-        std::cerr << "--isolate=off runs in the host namespace";
-      } else {
-        std::cerr << "this process cannot make one: " << twbench::WhyNoNetns();
-      }
-      std::cerr << "; run as root without --isolate=off, or leave them out\n";
-      return 2;
-    }
-  }
+  if (int status = SetUpIsolation(flags, run); status != 0) return status;
   std::optional<Outputs> outputs = OpenOutputs(flags, benchmark_out);
   if (!outputs) return 2;
   std::optional<twbench::TimeseriesWriter> timeseries;
@@ -287,16 +317,7 @@ int main(int argc, char** argv) {
               << "\n";
     return 2;
   }
-  if (!csv.unknown_counters().empty()) {
-    // A counter without a row in the column table would be a lost column.
-    std::cerr << "twbench: bug: counters not in the column table "
-                 "(harness/columns.cpp), missing from the CSV:";
-    for (const std::string& name : csv.unknown_counters()) {
-      std::cerr << " " << name;
-    }
-    std::cerr << "\n";
-    return 1;
-  }
+  if (int status = UnknownCountersStatus(csv); status != 0) return status;
   const int failed = FailedRunsStatus(reporter.errors());
   return failed != 0 ? failed : written;
 }
