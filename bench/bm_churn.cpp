@@ -3,23 +3,14 @@
 #include <benchmark/benchmark.h>
 #include <uv.h>
 
-#include <exception>
 #include <limits>
 
 #include "measure.h"
 #include "run_counters.h"
 #include "spdlog/spdlog.h"
 #include "stop_signal.h"
-#include "twbench/churn.h"
-#include "twbench/kernel_counters.h"
-#include "twbench/listener.h"
-#include "twbench/netns.h"
-#include "twbench/sampler.h"
-#include "twbench/socket_census.h"
-#include "twbench/sysctl.h"
 #include "twbench/time_wait_ledger.h"
 #include "twbench/timeseries_writer.h"
-#include "twbench/topology.h"
 
 namespace twbench {
 
@@ -85,10 +76,18 @@ void SetClientBindCounters(benchmark::UserCounters& c, const ChurnStats& st) {
 void SetLedgerCounters(benchmark::UserCounters& c, const Measured& m,
                        const Scenario& s) {
   c["tuple_reuses"] = static_cast<double>(m.stats.client.tuple_reuses);
-  const TimeWaitLedger l = BalanceTimeWait(
-      {s.closer, m.tcpext.tw, m.census.server + m.census.client,
-       m.tcpext.tw_recycled, m.tcpext.tw_killed, m.stats.client.tuple_reuses,
-       m.knobs.rfc1337 != 0, m.out_rsts, m.abort_rsts, 0});
+  const TimeWaitLedger l = BalanceTimeWait({
+      .closer = s.closer,
+      .entered = m.tcpext.tw,
+      .held = m.census.server + m.census.client,
+      .recycled = m.tcpext.tw_recycled,
+      .killed = m.tcpext.tw_killed,
+      .tuple_reuses = m.stats.client.tuple_reuses,
+      .rfc1337 = m.knobs.rfc1337 != 0,
+      .out_rsts = m.out_rsts,
+      .abort_rsts = m.abort_rsts,
+      .expired = 0,
+  });
   const auto own = [&m](double value) { return m.isolated ? value : -1.0; };
   // The churn plus the census's settle wait, against Linux's fixed 60 s.
   const bool expiry_possible = m.stats.client.seconds + 2.5 >= 60.0;
