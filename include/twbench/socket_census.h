@@ -75,6 +75,7 @@ struct SettledCounts {
   TcpStateCounts counts;  // of the query's states, after settling
   bool settled = false;   // false: the timeout struck first
   double waited_s = 0;
+  TcpStateCounts closing;  // the closing states at the last dump: why not
 };
 
 // Counts once the run is over in the kernel too: right after a run, FINs and
