@@ -278,10 +278,35 @@ Flags ParseFlags(int argc, char** argv) {
   return flags;
 }
 
+// A setting that does not act in a scenario stays out of its name (--accept
+// with one loop): the cross product's copies that differ only there run
+// once, the first given.
+std::vector<Scenario> Distinct(std::vector<Scenario> in) {
+  std::set<std::string> seen;
+  std::vector<Scenario> out;
+  out.reserve(in.size());
+  for (Scenario& s : in) {
+    if (seen.insert(SettingsName(s)).second) out.push_back(std::move(s));
+  }
+  return out;
+}
+
+// Settings that are each fine but not together (--concurrency=1 with
+// --loops=2) are bad input, found before anything runs.
+void RejectInvalid(const std::vector<Scenario>& matrix) {
+  for (const Scenario& s : matrix) {
+    if (std::string why = Validate(s); !why.empty()) {
+      BadInput("the settings do not go together in " + SettingsName(s) + ": " +
+               why);
+    }
+  }
+}
+
 std::vector<Scenario> Matrix(const Flags& f) {
   const Scenario base = Base(f);
   if (f.scenario == "port_exhaustion") return {Patched(base, kPortExhaustion)};
-  std::vector<Scenario> out = CrossProduct(f, base);
+  std::vector<Scenario> out = Distinct(CrossProduct(f, base));
+  RejectInvalid(out);
   if (f.default_matrix) {
     AppendKnobShowcase(base, out);
     AppendClientBindShowcase(base, out);

@@ -177,7 +177,7 @@ void CountVeth(const Scenario& s, const VethTopology& topo,
 // set in both, each end's TIME_WAIT and counters read in its own namespace.
 void MeasureVeth(const Scenario& s, const RunState& run, Measured& m) {
   std::string why;
-  std::optional<VethTopology> topo = MakeVethTopology(&why);
+  std::optional<VethTopology> topo = MakeVethTopology(&why, s.client_addrs);
   if (!topo) {
     m.error = "veth topology: " + why;
     return;
@@ -187,7 +187,8 @@ void MeasureVeth(const Scenario& s, const RunState& run, Measured& m) {
   Placement placement{
       &topo->client, &topo->server,
       NumericAddress(s.family, v4 ? topo->server_ipv4 : topo->server_ipv6, 0),
-      NumericAddress(s.family, v4 ? topo->client_ipv4 : topo->client_ipv6, 0)};
+      NumericAddress(s.family, v4 ? topo->client_ipv4 : topo->client_ipv6, 0),
+      ClientSources(*topo, s.family)};
   try {
     Counters before[2];
     for (int i = 0; i < 2; ++i) {

@@ -41,6 +41,15 @@ void SetRunCounters(benchmark::UserCounters& c, const ChurnStats& st) {
   c["lat_p99_us"] = Us(st.client.latency.Percentile(0.99));
   c["lat_max_us"] = Us(st.client.latency.max_ns());
   c["server_port"] = st.server_port;
+  // Loops: how evenly the server loops accepted, what the loop threads cost.
+  c["accept_share_min"] = st.accept_share_min();
+  c["accept_share_max"] = st.accept_share_max();
+  c["client_addrs_used"] = static_cast<double>(st.client.addrs_used());
+  c["cpu_user_s"] = st.cpu_user_s();
+  c["cpu_sys_s"] = st.cpu_sys_s();
+  const double attempts = static_cast<double>(st.client.attempted);
+  c["cpu_us_per_conn"] =
+      attempts > 0 ? (st.cpu_user_s() + st.cpu_sys_s()) * 1e6 / attempts : 0;
 }
 
 }  // namespace twbench

@@ -1,13 +1,23 @@
-// The churn engine: a server loop (churn_server.cpp) and a client loop
-// (churn_client.cpp), each on its own thread, so the two ends do not share
-// one core's time.
+// The churn engine: N server loops (churn_server.cpp) and N client loops
+// (churn_client.cpp), each on a thread of its own, so no two ends share one
+// loop's time. Each loop writes only its own stats and live counters; they
+// are merged once the threads are joined.
 #include "twbench/churn.h"
 
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <sys/resource.h>
 #include <uv.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
+#include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "churn_client.h"
 #include "churn_server.h"
@@ -37,41 +47,197 @@ void SetupFailed(ChurnStats* stats, ErrorCounts* side, const char* which,
       std::string(which) + " loop setup: " + what + ": " + uv_err_name(rc);
 }
 
-// A socket belongs to the namespace it was made in: the listener is made by
-// a thread of the server's namespace.
-ListenerResult MakeRunListener(const Scenario& s, const Placement& placement) {
-  const ListenerOptions options{s.family,
-                                s.port,
-                                s.reuseaddr,
-                                s.reuseport,
-                                s.backlog,
-                                true,
-                                placement.server_address};
-  ListenerResult l;
+// The run's listening sockets, one per server loop. accept=reuseport: loop
+// 0's binds (the kernel picks the port when none is set), the others bind
+// that port, all with SO_REUSEPORT. accept=shared (or one loop): one socket,
+// and for every further loop a dup() of it: one open file description,
+// polled by every loop (docs/loops.md).
+struct RunListeners {
+  std::vector<UniqueFd> fds;
+  std::uint16_t port = 0;
+  ListenerResult failure;  // fds empty: why
+};
+
+// A socket belongs to the namespace it was made in: the listeners are made
+// by a thread of the server's namespace.
+RunListeners MakeRunListeners(const Scenario& s, const Placement& placement) {
+  RunListeners out;
   std::thread([&] {
     EnterOrDie(placement.server, "listener");
-    l = MakeListener(options);
+    ListenerOptions options{s.family,
+                            s.port,
+                            s.reuseaddr,
+                            ListenerReuseport(s),
+                            s.backlog,
+                            true,
+                            placement.server_address};
+    ListenerResult first = MakeListener(options);
+    if (!first.fd) {
+      out.failure = std::move(first);
+      return;
+    }
+    out.port = first.port;
+    out.fds.push_back(std::move(first.fd));
+    options.port = out.port;
+    for (int i = 1; i < s.loops; ++i) {
+      ListenerResult r;
+      if (s.accept == AcceptMode::kShared) {
+        r.fd = UniqueFd(fcntl(out.fds[0].get(), F_DUPFD_CLOEXEC, 0));
+        r.failed_step = Step::kSetup;
+        r.error = r.fd ? 0 : -errno;
+      } else {
+        r = MakeListener(options);
+      }
+      if (!r.fd) {
+        out.fds.clear();
+        out.failure = std::move(r);
+        return;
+      }
+      out.fds.push_back(std::move(r.fd));
+    }
   }).join();
-  return l;
+  return out;
 }
 
-// Runs both loops, each on a thread of its namespace, until the client is
-// done and the server has drained and rebound.
-void RunLoops(Server& server, Client& client, const Placement& placement,
-              const ChurnStats& stats) {
-  std::thread server_thread([&server, &placement] {
-    EnterOrDie(placement.server, "server");
-    server.Run();
-  });
-  std::thread client_thread([&client, &placement] {
-    EnterOrDie(placement.client, "client");
-    client.Run();
-  });
-  client_thread.join();
-  server.RequestStop(stats.client.connected, client.end_ns());
-  server_thread.join();
-  client.CloseLoop();
-  server.CloseLoop();
+// The source addresses client sockets bind in turn; empty with one.
+std::vector<sockaddr_storage> ClientSources(const Scenario& s,
+                                            const Placement& placement,
+                                            std::string* why) {
+  const auto k = static_cast<std::size_t>(s.client_addrs);
+  if (k <= 1) return {};
+  if (!placement.client_sources.empty()) {
+    if (placement.client_sources.size() < k) {
+      *why = "client_addrs " + std::to_string(k) + ": the topology has " +
+             std::to_string(placement.client_sources.size()) +
+             " client addresses";
+      return {};
+    }
+    return {placement.client_sources.begin(),
+            placement.client_sources.begin() + static_cast<long>(k)};
+  }
+  if (s.family != Family::kIPv4 || placement.client_address) {
+    *why = "client_addrs " + std::to_string(k) +
+           ": this topology has one client address";
+    return {};
+  }
+  std::vector<sockaddr_storage> out(k);
+  for (std::size_t i = 0; i < k; ++i) {
+    out[i] = LoopbackAddress(Family::kIPv4, 0);
+    auto* sin = reinterpret_cast<sockaddr_in*>(&out[i]);
+    sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK + static_cast<in_addr_t>(i));
+  }
+  return out;
+}
+
+// `part` of `total` split `parts` ways, the remainder to the first parts.
+template <typename T>
+T ShareOf(T total, int parts, int part) {
+  const auto n = static_cast<T>(parts);
+  return total / n + (static_cast<T>(part) < total % n ? 1 : 0);
+}
+
+// CPUs this process may run on, in order (pin=spread).
+std::vector<int> AllowedCpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  std::vector<int> out;
+  if (sched_getaffinity(0, sizeof(set), &set) != 0) return out;
+  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+    if (CPU_ISSET(cpu, &set)) out.push_back(cpu);
+  }
+  return out;
+}
+
+// Pins the calling thread to the slot-th allowed CPU, wrapping; none given:
+// leaves it to the scheduler.
+void PinTo(const std::vector<int>& cpus, std::size_t slot) {
+  if (cpus.empty()) return;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpus[slot % cpus.size()], &set);
+  if (sched_setaffinity(0, sizeof(set), &set) != 0) {
+    spdlog::warn("pin=spread: sched_setaffinity: {}", std::strerror(errno));
+  }
+}
+
+// The calling thread's CPU time so far: a loop thread's, read at its end.
+void ThreadCpu(std::uint64_t* user_ns, std::uint64_t* sys_ns) {
+  rusage ru{};
+  if (getrusage(RUSAGE_THREAD, &ru) != 0) return;
+  const auto ns = [](const timeval& tv) {
+    return static_cast<std::uint64_t>(tv.tv_sec) * 1000000000ull +
+           static_cast<std::uint64_t>(tv.tv_usec) * 1000ull;
+  };
+  *user_ns = ns(ru.ru_utime);
+  *sys_ns = ns(ru.ru_stime);
+}
+
+// One loop's stats on cache lines of its own: loops write them at once.
+struct alignas(64) ClientPart {
+  ClientStats stats;
+};
+struct alignas(64) ServerPart {
+  ServerStats stats;
+};
+
+// The run's loops.
+struct Loops {
+  std::vector<ClientPart> client_stats;
+  std::vector<ServerPart> server_stats;
+  std::vector<std::unique_ptr<Client>> clients;
+  std::vector<std::unique_ptr<Server>> servers;
+  ServerGroup group;
+
+  void Abandon() {
+    for (auto& server : servers) server->Abandon();
+    for (auto& client : clients) client->Abandon();
+  }
+};
+
+// Runs every loop, each on a thread of its namespace, until the clients are
+// done and the servers have drained and closed; then merges their stats.
+void RunLoops(const Scenario& s, Loops& loops, const Placement& placement,
+              ChurnStats* stats) {
+  const std::vector<int> cpus =
+      s.pin == Pin::kSpread ? AllowedCpus() : std::vector<int>{};
+  const auto n = static_cast<std::size_t>(s.loops);
+  std::vector<std::thread> server_threads;
+  std::vector<std::thread> client_threads;
+  for (std::size_t i = 0; i < n; ++i) {
+    server_threads.emplace_back([&, i] {
+      PinTo(cpus, 2 * i);
+      EnterOrDie(placement.server, "server");
+      loops.servers[i]->Run();
+      ServerStats& st = loops.server_stats[i].stats;
+      ThreadCpu(&st.cpu_user_ns, &st.cpu_sys_ns);
+    });
+  }
+  for (std::size_t i = 0; i < n; ++i) {
+    client_threads.emplace_back([&, i] {
+      PinTo(cpus, 2 * i + 1);
+      EnterOrDie(placement.client, "client");
+      loops.clients[i]->Run();
+      ClientStats& st = loops.client_stats[i].stats;
+      ThreadCpu(&st.cpu_user_ns, &st.cpu_sys_ns);
+    });
+  }
+  std::uint64_t end_ns = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    client_threads[i].join();
+    stats->client.Merge(loops.client_stats[i].stats);
+    end_ns = std::max(end_ns, loops.clients[i]->end_ns());
+  }
+  for (auto& server : loops.servers) {
+    server->RequestStop(stats->client.connected, end_ns);
+  }
+  for (std::size_t i = 0; i < n; ++i) {
+    server_threads[i].join();
+    const ServerStats& st = loops.server_stats[i].stats;
+    stats->server.Merge(st);
+    stats->accepted_per_loop.push_back(st.accepted);
+  }
+  for (auto& client : loops.clients) client->CloseLoop();
+  for (auto& server : loops.servers) server->CloseLoop();
 }
 
 }  // namespace
@@ -81,38 +247,74 @@ ChurnStats RunChurn(const Scenario& s, const std::atomic<bool>* stop,
   ChurnStats stats;
   // Without a sampler the counts still go somewhere: one branch-free
   // increment per event either way.
-  LiveCounters unobserved;
-  if (live == nullptr) live = &unobserved;
+  std::unique_ptr<LiveCounters> unobserved;
+  if (live == nullptr) {
+    unobserved = std::make_unique<LiveCounters>();
+    live = unobserved.get();
+  }
   if (std::string why = Validate(s); !why.empty()) {
     stats.fatal = why;
     return stats;
   }
-  ListenerResult l = MakeRunListener(s, placement);
-  if (!l.fd) {
-    RecordListenerFailure(l, &stats);
+  std::string why;
+  const std::vector<sockaddr_storage> sources =
+      ClientSources(s, placement, &why);
+  if (!why.empty()) {
+    stats.fatal = why;
     return stats;
   }
-  stats.server_port = l.port;
-  live->server_port.store(l.port, std::memory_order_relaxed);
+  RunListeners listeners = MakeRunListeners(s, placement);
+  if (listeners.fds.empty()) {
+    RecordListenerFailure(listeners.failure, &stats);
+    return stats;
+  }
+  const std::uint16_t port = listeners.port;
+  stats.server_port = port;
+  live->server_port.store(port, std::memory_order_relaxed);
   sockaddr_storage server_address =
-      placement.server_address.value_or(LoopbackAddress(s.family, l.port));
-  SetPort(server_address, l.port);
+      placement.server_address.value_or(LoopbackAddress(s.family, port));
+  SetPort(server_address, port);
   const sockaddr_storage client_address =
       placement.client_address.value_or(LoopbackAddress(s.family, 0));
-  Server server(s, &stats.server, l.port, placement.server_address, live);
-  Client client(s, &stats.client, server_address, client_address, stop, live);
+
+  const auto n = static_cast<std::size_t>(s.loops);
+  Loops loops;
+  loops.client_stats.resize(n);
+  loops.server_stats.resize(n);
+  loops.group = {live, s.loops};
+  for (std::size_t i = 0; i < n; ++i) {
+    const int part = static_cast<int>(i);
+    ClientShare share{ShareOf(s.concurrency, s.loops, part),
+                      ShareOf(s.connections, s.loops, part), sources,
+                      sources.empty() ? 0 : i % sources.size()};
+    loops.servers.push_back(std::make_unique<Server>(
+        s, &loops.server_stats[i].stats, port, placement.server_address,
+        &live->server[i], &loops.group));
+    loops.clients.push_back(std::make_unique<Client>(
+        s, std::move(share), &loops.client_stats[i].stats, server_address,
+        client_address, stop, &live->client[i]));
+  }
   const char* what = "";
-  if (int rc = server.Init(std::move(l.fd), &what); rc != 0) {
-    server.Abandon();
-    SetupFailed(&stats, &stats.server.errors, "server", what, rc);
-    return stats;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (int rc = loops.servers[i]->Init(std::move(listeners.fds[i]), &what);
+        rc != 0) {
+      loops.Abandon();
+      SetupFailed(&stats, &stats.server.errors, "server", what, rc);
+      return stats;
+    }
+    if (int rc = loops.clients[i]->Init(&what); rc != 0) {
+      loops.Abandon();
+      SetupFailed(&stats, &stats.client.errors, "client", what, rc);
+      return stats;
+    }
   }
-  if (int rc = client.Init(&what); rc != 0) {
-    server.Abandon();
-    SetupFailed(&stats, &stats.client.errors, "client", what, rc);
-    return stats;
-  }
-  RunLoops(server, client, placement, stats);
+  RunLoops(s, loops, placement, &stats);
+  // Every listener and connection of the run is closed: restart at once.
+  std::thread([&] {
+    EnterOrDie(placement.server, "rebind");
+    RebindAfterRun(s, port, placement.server_address, &stats.server,
+                   &live->server[0]);
+  }).join();
   return stats;
 }
 

@@ -2,7 +2,9 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <utility>
 
 #include "twbench/listener.h"
 #include "twbench/unique_fd.h"
@@ -12,23 +14,28 @@ namespace {
 constexpr std::uint64_t kSweepMs = 10;  // deadline check period
 }  // namespace
 
-Client::Client(const Scenario& s, ClientStats* stats, sockaddr_storage server,
-               sockaddr_storage local, const std::atomic<bool>* stop,
-               LiveCounters* live)
+Client::Client(const Scenario& s, ClientShare share, ClientStats* stats,
+               sockaddr_storage server, sockaddr_storage local,
+               const std::atomic<bool>* stop, ClientLive* live)
     : s_(s),
+      share_(std::move(share)),
       stats_(stats),
       addr_(server),
       local_(local),
+      next_source_(share_.first_source),
       deadline_(s.time_limit_s, s.connection_timeout_s, stop),
       live_(live),
-      slots_(static_cast<std::size_t>(s.concurrency)),
+      slots_(static_cast<std::size_t>(share_.concurrency)),
       payload_(s.payload, 'x') {
   for (auto& slot : slots_) slot.client = this;
+  // Sized before the run: noting a port allocates nothing.
+  stats_->ports_seen.resize(std::max<std::size_t>(1, share_.sources.size()));
 }
 
 int Client::Init(const char** what) {
   *what = "uv_loop_init";
   if (int rc = InitLoop(&loop_); rc != 0) return rc;
+  loop_ready_ = true;
   uv_timer_init(&loop_, &sweep_);
   sweep_.data = this;
   return 0;
@@ -39,14 +46,13 @@ void Client::Run() {
   uv_timer_start(&sweep_, OnSweep, kSweepMs, kSweepMs);
   for (auto& slot : slots_) Start(&slot);
   uv_run(&loop_, UV_RUN_DEFAULT);
-  stats_->client_ports_distinct = ports_.count();
   if (!stats_->first_connect_failure_s) {
     stats_->completed_before_failure = stats_->completed;
   }
 }
 
 void Client::Start(ClientConn* c) {
-  if (deadline_.Stopping() || stats_->attempted >= s_.connections) {
+  if (deadline_.Stopping() || stats_->attempted >= share_.connections) {
     if (deadline_.Stopping()) stats_->hit_time_limit = true;
     GoIdle(c);
     return;
@@ -82,7 +88,8 @@ int Client::Connect(ClientConn* c, Step* step) {
 // Whether the harness makes the client socket: uv_tcp_connect makes one
 // with no options, and uv_tcp_bind would force SO_REUSEADDR on.
 bool Client::OwnSocket() const {
-  return s_.client_bind != ClientBind::kEphemeral || s_.client_reuseaddr;
+  return s_.client_bind != ClientBind::kEphemeral || s_.client_reuseaddr ||
+         !share_.sources.empty();
 }
 
 // socket -> setsockopt -> bind, then libuv takes the fd (uv_tcp_open).
@@ -97,9 +104,9 @@ int Client::OpenOwnSocket(ClientConn* c, Step* step) {
       0) {
     return -errno;
   }
-  if (s_.client_bind != ClientBind::kEphemeral) {
+  if (s_.client_bind != ClientBind::kEphemeral || !share_.sources.empty()) {
     *step = Step::kBind;
-    if (int rc = BindLocal(fd.get()); rc != 0) return rc;
+    if (int rc = BindLocal(c, fd.get()); rc != 0) return rc;
     *step = Step::kConnect;
   }
   if (int rc = uv_tcp_open(&c->tcp, fd.get()); rc != 0) return rc;
@@ -107,9 +114,16 @@ int Client::OpenOwnSocket(ClientConn* c, Step* step) {
   return 0;
 }
 
-int Client::BindLocal(int fd) {
+int Client::BindLocal(ClientConn* c, int fd) {
   sockaddr_storage local = local_;
-  if (s_.client_bind == ClientBind::kRangeNoPort) {
+  c->source = 0;
+  if (!share_.sources.empty()) {
+    // The next source address in turn (never with client_bind=range).
+    c->source = static_cast<std::uint32_t>(next_source_);
+    local = share_.sources[next_source_];
+    next_source_ = (next_source_ + 1) % share_.sources.size();
+  }
+  if (s_.client_bind != ClientBind::kRange) {
     // Port 0 with this option: bind() takes the address only and connect()
     // picks a port free for the whole 4-tuple, as autobind does.
     const int on = 1;
@@ -210,10 +224,15 @@ void Client::NotePort(ClientConn* c) {
       0) {
     const auto* sin = reinterpret_cast<const sockaddr_in*>(&ss);
     const std::uint16_t port = ntohs(sin->sin_port);  // same in sockaddr_in6
-    // One local address and one server address and port: the port is the
+    // One server address and port: the source address and port are the
     // 4-tuple.
-    if (ports_.test(port)) ++stats_->tuple_reuses;
-    ports_.set(port);
+    std::bitset<65536>& seen = stats_->ports_seen[c->source];
+    if (seen.test(port)) {
+      ++stats_->tuple_reuses;
+    } else {
+      ++stats_->client_ports_distinct;
+    }
+    seen.set(port);
   }
 }
 

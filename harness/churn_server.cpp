@@ -61,13 +61,24 @@ std::uint64_t AwaitClosedOnTheWire(std::uint16_t port, bool* settled) {
 
 }  // namespace
 
+std::uint64_t ServerGroup::Accepted() const {
+  std::uint64_t n = 0;
+  for (int i = 0; i < loops; ++i) {
+    n += live->server[static_cast<std::size_t>(i)].accepted.load(
+        std::memory_order_relaxed);
+  }
+  return n;
+}
+
 Server::Server(const Scenario& s, ServerStats* stats, std::uint16_t port,
-               std::optional<sockaddr_storage> address, LiveCounters* live)
+               std::optional<sockaddr_storage> address, ServerLive* live,
+               const ServerGroup* group)
     : s_(s),
       stats_(stats),
       port_(port),
       address_(address),
       live_(live),
+      group_(group),
       throttle_(&stats->accept_pauses, [this] { AcceptOne(); }),
       conns_(s, stats, live, [this] {
         if (conns_.open() == 0) On(ListenerEvent::kLastConnectionClosed);
@@ -85,6 +96,8 @@ int Server::Init(UniqueFd listener, const char** what) {
   stop_async_.data = this;
   uv_timer_init(&loop_, &drain_);
   drain_.data = this;
+  uv_timer_init(&loop_, &drain_poll_);
+  drain_poll_.data = this;
   uv_timer_init(&loop_, &restart_timer_);
   restart_timer_.data = this;
   conns_.Init(&loop_);
@@ -161,7 +174,7 @@ void Server::Enter(ListenerState from, ListenerEvent event) {
       if (conns_.open() == 0) On(ListenerEvent::kLastConnectionClosed);
       break;
     case ListenerState::kRebound:
-      Rebind();
+      CloseTimers();  // the loop ends; RunChurn rebinds (RebindAfterRun)
       break;
   }
 }
@@ -194,8 +207,7 @@ void Server::AcceptOne() {
 
 // The accept may be the one the drain waited for, or the restart_every-th.
 void Server::AfterAccept() {
-  if (state_ == ListenerState::kDraining &&
-      stats_->accepted >= expected_accepts_.load()) {
+  if (state_ == ListenerState::kDraining && AllAccepted()) {
     On(ListenerEvent::kAcceptsDone);
   }
   if (state_ == ListenerState::kOpen && s_.restart_every > 0 &&
@@ -222,8 +234,30 @@ void Server::Stop() {
   uv_timer_start(&drain_, OnDrainTimeout, kDrainMs, 0);
   On(ListenerEvent::kStopRequested);
   if (state_ == ListenerState::kDraining &&
-      (!s_.server_accepts || stats_->accepted >= expected_accepts_.load())) {
+      (!s_.server_accepts || AllAccepted())) {
     On(ListenerEvent::kAcceptsDone);
+  }
+  // The accept that completes the count may be another loop's: look again
+  // every millisecond while draining.
+  if (state_ == ListenerState::kDraining && group_->loops > 1) {
+    uv_timer_start(&drain_poll_, OnDrainPoll, 1, 1);
+  }
+}
+
+// With one loop its own accepts are all; with several, the group's.
+bool Server::AllAccepted() const {
+  const std::uint64_t accepted =
+      group_->loops > 1 ? group_->Accepted() : stats_->accepted;
+  return accepted >= expected_accepts_.load();
+}
+
+void Server::OnDrainPoll(uv_timer_t* t) {
+  auto* self = static_cast<Server*>(t->data);
+  if (self->state_ != ListenerState::kDraining) {
+    uv_timer_stop(t);
+  } else if (self->AllAccepted()) {
+    uv_timer_stop(t);
+    self->On(ListenerEvent::kAcceptsDone);
   }
 }
 
@@ -254,6 +288,7 @@ void Server::OnDrainTimeout(uv_timer_t* t) {
 
 void Server::CloseListener() {
   throttle_.Cancel();
+  uv_timer_stop(&drain_poll_);
   uv_close(AsHandle(&listener_), OnListenerClosed);
 }
 
@@ -347,35 +382,47 @@ int Server::ListenerOption(int name) {
 }
 
 ListenerOptions Server::NewListenerOptions() const {
-  return {s_.family,    port_,      s_.new_reuseaddr.value_or(s_.reuseaddr),
-          s_.reuseport, s_.backlog, true,
+  return {s_.family,
+          port_,
+          s_.new_reuseaddr.value_or(s_.reuseaddr),
+          ListenerReuseport(s_),
+          s_.backlog,
+          true,
           address_};
 }
 
 // --------------------------------------------------------------- rebind
 
-// "Restart the server at once": a fresh socket with the same options (or
-// Scenario::new_reuseaddr) on the same address and port, once the last socket
-// of the old one closed and finished closing on the wire: the question is
-// what TIME_WAIT does to a restart, not whether the peer's last ACK has been
-// processed yet.
-void Server::Rebind() {
+void Server::CloseTimers() {
   uv_close(AsHandle(&drain_), nullptr);
+  uv_close(AsHandle(&drain_poll_), nullptr);
   uv_close(AsHandle(&restart_timer_), nullptr);
   conns_.CloseTimers();
   throttle_.Close();
-  if (!s_.rebind_after) return;
-  RebindResult& rb = stats_->rebind;
-  rb.wait_ns = AwaitClosedOnTheWire(port_, &rb.wait_settled);
-  ListenerResult r = MakeListener(NewListenerOptions());  // closed with r
+}
+
+void RebindAfterRun(const Scenario& s, std::uint16_t port,
+                    std::optional<sockaddr_storage> address, ServerStats* stats,
+                    ServerLive* live) {
+  if (!s.rebind_after) return;
+  RebindResult& rb = stats->rebind;
+  rb.wait_ns = AwaitClosedOnTheWire(port, &rb.wait_settled);
+  const ListenerOptions options{s.family,
+                                port,
+                                s.new_reuseaddr.value_or(s.reuseaddr),
+                                ListenerReuseport(s),
+                                s.backlog,
+                                true,
+                                address};
+  ListenerResult r = MakeListener(options);  // closed with r
   rb.attempted = true;
   rb.bound = r.fd.valid();
   rb.error = r.error;
   rb.failed_step = r.failed_step;
   if (rb.bound) return;
-  Bump(live_->bind_failures);
-  stats_->errors.Add(r.failed_step, r.error);
-  rb.blockers = Blockers(port_);
+  Bump(live->bind_failures);
+  stats->errors.Add(r.failed_step, r.error);
+  rb.blockers = Blockers(port);
 }
 
 }  // namespace twbench

@@ -22,10 +22,31 @@
 
 namespace twbench {
 
+// The server loops of one run, for the end-of-run drain: connections the
+// client saw established may sit in any loop's accept queue, so a loop
+// drains until all loops together have accepted them. Read only while
+// draining (ServerLive::accepted, relaxed): nothing shared on the hot path.
+struct ServerGroup {
+  const LiveCounters* live = nullptr;
+  int loops = 1;
+  std::uint64_t Accepted() const;
+};
+
+// After the run, with every loop's listener closed and its connections gone:
+// a fresh socket with the same options (or Scenario::new_reuseaddr) on the
+// same address and port ("restart the server at once"), once the run's
+// sockets on the port finished closing on the wire: the question is what
+// TIME_WAIT does to a restart, not whether the peer's last ACK has been
+// processed yet. Call on a thread of the server's namespace.
+void RebindAfterRun(const Scenario& s, std::uint16_t port,
+                    std::optional<sockaddr_storage> address, ServerStats* stats,
+                    ServerLive* live);
+
 class Server {
  public:
   Server(const Scenario& s, ServerStats* stats, std::uint16_t port,
-         std::optional<sockaddr_storage> address, LiveCounters* live);
+         std::optional<sockaddr_storage> address, ServerLive* live,
+         const ServerGroup* group);
 
   // Opens the loop and hands the harness-made listener to libuv. Fails when
   // the process is out of fds, naming the call in *what; Abandon() then
@@ -44,6 +65,7 @@ class Server {
   static void OnConnection(uv_stream_t* listener, int status);
   static void OnStopAsync(uv_async_t* a);
   static void OnDrainTimeout(uv_timer_t* t);
+  static void OnDrainPoll(uv_timer_t* t);
   static void OnListenerClosed(uv_handle_t* h);
   static void OnRestartTimer(uv_timer_t* t);
 
@@ -55,6 +77,7 @@ class Server {
   void AcceptOne();
   void AfterAccept();
   void Stop();
+  bool AllAccepted() const;
   void EndDownTime();
   void LimitExpectedAccepts();
   void CloseListener();
@@ -63,7 +86,7 @@ class Server {
   int ListenAgain(UniqueFd fd);
   void RestartDone();
   void ScheduleRetry();
-  void Rebind();
+  void CloseTimers();
   std::uint64_t AcceptQueueLength();
   int ListenerOption(int name);
   ListenerOptions NewListenerOptions() const;
@@ -72,13 +95,15 @@ class Server {
   ServerStats* stats_;
   std::uint16_t port_;
   std::optional<sockaddr_storage> address_;  // null: loopback
-  LiveCounters* live_;
+  ServerLive* live_;
+  const ServerGroup* group_;
   uv_loop_t loop_{};
   bool loop_ready_ = false;  // uv_loop_init succeeded
   uv_tcp_t listener_{};
   ListenerState state_ = ListenerState::kOpen;
   uv_async_t stop_async_{};
   uv_timer_t drain_{};
+  uv_timer_t drain_poll_{};  // several loops: checks the group's accepts
   std::atomic<std::uint64_t> expected_accepts_{0};
   std::atomic<std::uint64_t> churn_end_ns_{0};
   // Restarts (Scenario::restart_every).

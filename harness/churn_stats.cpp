@@ -155,8 +155,20 @@ void ClientStats::Merge(const ClientStats& o) {
   hit_time_limit = hit_time_limit || o.hit_time_limit;
   errors.Merge(o.errors);
   latency.Merge(o.latency);
-  client_ports_distinct += o.client_ports_distinct;
-  tuple_reuses += o.tuple_reuses;
+  // Every established connection was noted once: as new or as a reuse.
+  const std::uint64_t noted = client_ports_distinct + tuple_reuses +
+                              o.client_ports_distinct + o.tuple_reuses;
+  if (ports_seen.size() < o.ports_seen.size()) {
+    ports_seen.resize(o.ports_seen.size());
+  }
+  client_ports_distinct = 0;
+  for (std::size_t i = 0; i < ports_seen.size(); ++i) {
+    if (i < o.ports_seen.size()) ports_seen[i] |= o.ports_seen[i];
+    client_ports_distinct += ports_seen[i].count();
+  }
+  tuple_reuses = noted - client_ports_distinct;
+  cpu_user_ns += o.cpu_user_ns;
+  cpu_sys_ns += o.cpu_sys_ns;
   client_bind_failures += o.client_bind_failures;
   client_bind_eaddrinuse += o.client_bind_eaddrinuse;
   if (o.first_connect_failure_s &&
@@ -166,6 +178,12 @@ void ClientStats::Merge(const ClientStats& o) {
   }
   completed_before_failure += o.completed_before_failure;
   KeepFirstSet(client_reuseaddr, o.client_reuseaddr);
+}
+
+std::uint64_t ClientStats::addrs_used() const {
+  std::uint64_t n = 0;
+  for (const auto& ports : ports_seen) n += ports.any() ? 1 : 0;
+  return n;
 }
 
 void ServerStats::Merge(const ServerStats& o) {
@@ -184,6 +202,8 @@ void ServerStats::Merge(const ServerStats& o) {
   accept_pauses += o.accept_pauses;
   drain_waited_for_accepts =
       drain_waited_for_accepts || o.drain_waited_for_accepts;
+  cpu_user_ns += o.cpu_user_ns;
+  cpu_sys_ns += o.cpu_sys_ns;
 }
 
 ErrorCounts ChurnStats::errors() const {
@@ -195,6 +215,36 @@ ErrorCounts ChurnStats::errors() const {
 std::uint64_t ChurnStats::not_accepted() const {
   const std::uint64_t accounted = server.accepted + server.accept_queue_lost;
   return client.connected > accounted ? client.connected - accounted : 0;
+}
+
+double ChurnStats::accept_share_min() const {
+  std::uint64_t total = 0;
+  std::uint64_t least = ~0ull;
+  for (std::uint64_t n : accepted_per_loop) {
+    total += n;
+    least = std::min(least, n);
+  }
+  return total == 0 ? 0.0
+                    : static_cast<double>(least) / static_cast<double>(total);
+}
+
+double ChurnStats::accept_share_max() const {
+  std::uint64_t total = 0;
+  std::uint64_t most = 0;
+  for (std::uint64_t n : accepted_per_loop) {
+    total += n;
+    most = std::max(most, n);
+  }
+  return total == 0 ? 0.0
+                    : static_cast<double>(most) / static_cast<double>(total);
+}
+
+double ChurnStats::cpu_user_s() const {
+  return static_cast<double>(client.cpu_user_ns + server.cpu_user_ns) / 1e9;
+}
+
+double ChurnStats::cpu_sys_s() const {
+  return static_cast<double>(client.cpu_sys_ns + server.cpu_sys_ns) / 1e9;
 }
 
 }  // namespace twbench

@@ -29,6 +29,8 @@ constexpr Section kS8{"Client ports and port exhaustion",
 constexpr Section kS9{"Listener restarts",
                       "([docs/restarts.md](../docs/restarts.md); all but "
                       "`bind_fail_per_s` are 0 when `restart_every=0`)"};
+constexpr Section kS11{"Loops, accept balance and CPU",
+                       "([docs/loops.md](../docs/loops.md))"};
 constexpr Section kS10{
     "The TIME_WAIT ledger",
     "([docs/time-wait-ledger.md](../docs/time-wait-ledger.md)): `tcpext_tw` "
@@ -112,6 +114,24 @@ constexpr Column kColumns[] = {
     {"restart_max_wait_s", ColumnGroup::kSetting, &kNoSection, "s", Compare::kNone, false,
      "how long a restart keeps retrying `bind()`, from the old "
      "listener's close; then it has failed"},
+    {"restart_mode", ColumnGroup::kSetting, &kNoSection, "text", Compare::kNone, false,
+     "how a restart replaces the listener: `stop_start` (close, then "
+     "bind) or `overlap` (bind and listen the new one, then close the "
+     "old one; `SO_REUSEPORT` needed)"},
+    {"loops", ColumnGroup::kSetting, &kNoSection, "count", Compare::kNone, false,
+     "server loops, and as many client loops, each a `uv_loop_t` on its "
+     "own thread; `concurrency` is their total"},
+    {"accept", ColumnGroup::kSetting, &kNoSection, "text", Compare::kNone, false,
+     "with `loops` > 1: `reuseport` (a listener per server loop, "
+     "`SO_REUSEPORT`) or `shared` (one listening socket, every server loop "
+     "polls it) — [docs/loops.md](../docs/loops.md)"},
+    {"client_addrs", ColumnGroup::kSetting, &kNoSection, "count", Compare::kNone, false,
+     "source addresses the client sockets bind in turn (127.0.0.1 .. "
+     "127.0.0.K; `IP_BIND_ADDRESS_NO_PORT`); 1 and `client_bind=ephemeral`: "
+     "no bind at all"},
+    {"pin", ColumnGroup::kSetting, &kNoSection, "text", Compare::kNone, false,
+     "`none` or `spread`: loop threads pinned to CPUs (server loop i and "
+     "client loop i on the 2i-th and (2i+1)-th allowed CPU)"},
     {"connections", ColumnGroup::kCounter, &kS0, "count", Compare::kBehaviour, false,
      "connections that completed as the closer meant"},
     {"attempted", ColumnGroup::kCounter, &kS0, "count", Compare::kBehaviour, false,
@@ -362,6 +382,27 @@ constexpr Column kColumns[] = {
      "balance. Negative (at most `tw_reset` in size) only with "
      "`closer=server` and reused tuples, when a TIME_WAIT was reset and its "
      "tuple later reused: counted in both terms. `nan` when `tw_expired` is"},
+    {"accept_share_min", ColumnGroup::kCounter, &kS11, "fraction",
+     Compare::kBehaviour, false,
+     "accepts of the server loop that accepted fewest, as a share of all "
+     "accepts: `1/loops` when even, 0 when a loop accepted none; 1 with one "
+     "loop"},
+    {"accept_share_max", ColumnGroup::kCounter, &kS11, "fraction",
+     Compare::kBehaviour, false,
+     "accepts of the server loop that accepted most, as a share of all "
+     "accepts"},
+    {"client_addrs_used", ColumnGroup::kCounter, &kS11, "count",
+     Compare::kBehaviour, false,
+     "source addresses at least one established connection had"},
+    {"cpu_user_s", ColumnGroup::kCounter, &kS11, "s", Compare::kLower,
+     false,
+     "user CPU time of the run's loop threads, server and client, each "
+     "read with `getrusage(RUSAGE_THREAD)` at its end, summed"},
+    {"cpu_sys_s", ColumnGroup::kCounter, &kS11, "s", Compare::kLower, false,
+     "system CPU time of the same threads: the kernel's TCP work done on "
+     "their behalf, loopback's softirq included when it ran in them"},
+    {"cpu_us_per_conn", ColumnGroup::kCounter, &kS11, "µs", Compare::kLower,
+     false, "`(cpu_user_s + cpu_sys_s) / attempted`, in microseconds"},
     {"real_time_s", ColumnGroup::kTime, &kNoSection, "s", Compare::kNone, false,
      "wall time per benchmark iteration, as Google Benchmark measured "
      "it (`real_accumulated_time / iterations`): the churn plus thread "

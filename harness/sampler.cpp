@@ -51,10 +51,6 @@ std::int64_t SockstatTimeWait(int fd) {
       ParseSockstat(std::string(text, static_cast<std::size_t>(n))).tw);
 }
 
-std::uint64_t Load(const std::atomic<std::uint64_t>& counter) {
-  return counter.load(std::memory_order_relaxed);
-}
-
 // Setup on a loop this thread just made cannot fail but by a bug.
 void CheckUv(int rc, const char* call) {
   if (rc != 0) {
@@ -193,15 +189,15 @@ void Sampler::TakeSample() {
   const std::uint64_t t0 = uv_hrtime();
   Sample s;
   s.t_s = static_cast<double>(t0 - start_ns_) / 1e9;
-  s.attempted = Load(live_.attempted);
-  s.completed = Load(live_.completed);
-  s.errors = Load(live_.errors);
-  s.connect_errors = Load(live_.connect_errors);
+  const LiveTotals live = live_.Sum();  // every loop's block
+  s.attempted = live.attempted;
+  s.completed = live.completed;
+  s.errors = live.errors;
+  s.connect_errors = live.connect_errors;
   // Every failed bind() so far, as the results row counts them: the
-  // listener's (server loop) and the client's (client loop).
-  s.bind_failures =
-      Load(live_.bind_failures) + Load(live_.client_bind_failures);
-  s.restarts = Load(live_.restarts);
+  // listeners' (server loops) and the clients' (client loops).
+  s.bind_failures = live.bind_failures + live.client_bind_failures;
+  s.restarts = live.restarts;
   Census(s);
   const std::uint64_t cost = uv_hrtime() - t0;
   ++report_.ticks;

@@ -65,6 +65,43 @@ std::optional<ClientBind> ParseClientBind(std::string_view text) {
   return std::nullopt;
 }
 
+std::string_view ToString(AcceptMode mode) {
+  return mode == AcceptMode::kReuseport ? "reuseport" : "shared";
+}
+
+std::optional<AcceptMode> ParseAcceptMode(std::string_view text) {
+  for (AcceptMode m : {AcceptMode::kReuseport, AcceptMode::kShared}) {
+    if (text == ToString(m)) return m;
+  }
+  return std::nullopt;
+}
+
+std::string_view ToString(RestartMode mode) {
+  return mode == RestartMode::kStopStart ? "stop_start" : "overlap";
+}
+
+std::optional<RestartMode> ParseRestartMode(std::string_view text) {
+  for (RestartMode m : {RestartMode::kStopStart, RestartMode::kOverlap}) {
+    if (text == ToString(m)) return m;
+  }
+  return std::nullopt;
+}
+
+std::string_view ToString(Pin pin) {
+  return pin == Pin::kNone ? "none" : "spread";
+}
+
+std::optional<Pin> ParsePin(std::string_view text) {
+  for (Pin p : {Pin::kNone, Pin::kSpread}) {
+    if (text == ToString(p)) return p;
+  }
+  return std::nullopt;
+}
+
+bool ListenerReuseport(const Scenario& s) {
+  return s.reuseport || (s.loops > 1 && s.accept == AcceptMode::kReuseport);
+}
+
 std::string Validate(const Scenario& s) {
   if (s.concurrency < 1 || s.concurrency > kMaxConcurrency) {
     return "concurrency must be 1.." + std::to_string(kMaxConcurrency) +
@@ -93,6 +130,38 @@ std::string Validate(const Scenario& s) {
   }
   if (!(s.restart_max_wait_s > 0)) {
     return "restart_max_wait must be > 0 seconds";
+  }
+  if (s.loops < 1 || s.loops > kMaxLoops) {
+    return "loops must be 1.." + std::to_string(kMaxLoops) + ", got " +
+           std::to_string(s.loops);
+  }
+  if (s.concurrency < s.loops) {
+    return "concurrency " + std::to_string(s.concurrency) + " is below loops " +
+           std::to_string(s.loops) +
+           ": every client loop needs a connection in flight";
+  }
+  if (s.client_addrs < 1 || s.client_addrs > kMaxClientAddrs) {
+    return "client_addrs must be 1.." + std::to_string(kMaxClientAddrs) +
+           ", got " + std::to_string(s.client_addrs);
+  }
+  if (s.client_addrs > 1 && s.family == Family::kIPv6 &&
+      s.topology == Topology::kLoopback) {
+    return "client_addrs " + std::to_string(s.client_addrs) +
+           " with family ipv6 on loopback: ::1 is the only IPv6 loopback "
+           "address (use family ipv4, or topology veth)";
+  }
+  if (s.client_addrs > 253 && s.topology == Topology::kVeth) {
+    return "client_addrs " + std::to_string(s.client_addrs) +
+           " on topology veth: its client side has 253 addresses "
+           "(198.18.0.1, .3 .. .254)";
+  }
+  if (s.loops > 1 && s.restart_every > 0) {
+    return "restart_every with loops " + std::to_string(s.loops) +
+           ": restarts run with one loop only for now";
+  }
+  if (s.client_addrs > 1 && s.client_bind == ClientBind::kRange) {
+    return "client_addrs " + std::to_string(s.client_addrs) +
+           " with client_bind range: a range binds one address";
   }
   return {};
 }

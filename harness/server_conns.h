@@ -34,7 +34,7 @@ struct ServerConn {
 class ServerConns {
  public:
   // `on_closed` runs after each connection's close callback freed it.
-  ServerConns(const Scenario& s, ServerStats* stats, LiveCounters* live,
+  ServerConns(const Scenario& s, ServerStats* stats, ServerLive* live,
               std::function<void()> on_closed)
       : s_(s), stats_(stats), live_(live), on_closed_(std::move(on_closed)) {}
 
@@ -65,7 +65,7 @@ class ServerConns {
 
   const Scenario& s_;
   ServerStats* stats_;
-  LiveCounters* live_;
+  ServerLive* live_;
   std::function<void()> on_closed_;
   uv_loop_t* loop_ = nullptr;
   List<ServerConn> open_;

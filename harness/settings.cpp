@@ -306,6 +306,58 @@ const Setting kSettings[] = {
    },
    [](const Scenario& s) { return CsvNumber(s.restart_max_wait_s); }, nullptr,
    nullptr},
+  {"restart_mode", "restart_mode", "restart_mode", SettingKind::kMatrix,
+   "stop_start|overlap", "stop_start",
+   "how a restart replaces the listener: stop_start (close, then bind and "
+   "listen a new one) or overlap (bind and listen the new one first, then "
+   "close the old one: needs --reuseport=1, else the bind fails with "
+   "EADDRINUSE)", false, false,
+   [](std::string_view t, Scenario& s) {
+     return ParseEnum(t, ParseRestartMode(t), "{stop_start,overlap}",
+                      s.restart_mode);
+   },
+   [](const Scenario& s) { return std::string(ToString(s.restart_mode)); },
+   TWBENCH_WHEN_SET(s.restart_every != 0 &&
+                    s.restart_mode != RestartMode::kStopStart),
+   nullptr},
+  {"loops", "loops", "loops", SettingKind::kMatrix, "1..256", "1",
+   "server loops and as many client loops, each a uv_loop_t on a thread of "
+   "its own; --concurrency is the total, split across the client loops",
+   false, false,
+   [](std::string_view t, Scenario& s) {
+     return ParseInteger(t, 1, kMaxLoops, s.loops);
+   },
+   [](const Scenario& s) { return std::to_string(s.loops); },
+   TWBENCH_WHEN_SET(s.loops != 1), nullptr},
+  {"accept", "accept", "accept", SettingKind::kMatrix, "reuseport|shared",
+   "reuseport",
+   "with --loops above 1: reuseport (a listener per server loop on the same "
+   "port, SO_REUSEPORT) or shared (one listening socket polled by every "
+   "server loop)", false, false,
+   [](std::string_view t, Scenario& s) {
+     return ParseEnum(t, ParseAcceptMode(t), "{reuseport,shared}", s.accept);
+   },
+   [](const Scenario& s) { return std::string(ToString(s.accept)); },
+   TWBENCH_WHEN_SET(s.loops != 1), nullptr},
+  {"client_addrs", "client_addrs", "client_addrs", SettingKind::kMatrix,
+   "1..254", "1",
+   "source addresses of the client sockets, 127.0.0.1 .. 127.0.0.K (veth: K "
+   "addresses of the client's side), bound with IP_BIND_ADDRESS_NO_PORT and "
+   "used in turn", false, false,
+   [](std::string_view t, Scenario& s) {
+     return ParseInteger(t, 1, kMaxClientAddrs, s.client_addrs);
+   },
+   [](const Scenario& s) { return std::to_string(s.client_addrs); },
+   TWBENCH_WHEN_SET(s.client_addrs != 1), nullptr},
+  {"pin", "pin", "", SettingKind::kRun, "none|spread", "none",
+   "loop threads' CPUs: none (the scheduler's choice) or spread (server "
+   "loop i and client loop i on the 2i-th and (2i+1)-th allowed CPU, "
+   "wrapping)", true, false,
+   [](std::string_view t, Scenario& s) {
+     return ParseEnum(t, ParsePin(t), "{none,spread}", s.pin);
+   },
+   [](const Scenario& s) { return std::string(ToString(s.pin)); }, nullptr,
+   nullptr},
   {"connection_timeout", "", "", SettingKind::kRun, "0.001..3600", "5",
    "seconds one connection may take before it counts as ETIMEDOUT", true,
    false,
@@ -372,10 +424,11 @@ const Setting kSettings[] = {
 #undef TWBENCH_WHEN_SET
 
 constexpr std::string_view kNesting[] = {
-    "topology",         "tw_reuse",      "tw_reuse_delay", "port_range",
-    "max_tw_buckets",   "family",        "reuseport",      "closer",
-    "payload",          "concurrency",   "reuseaddr",      "client_bind",
-    "client_reuseaddr", "restart_every", "new_reuseaddr"};
+    "topology",       "tw_reuse",     "tw_reuse_delay",   "port_range",
+    "max_tw_buckets", "loops",        "accept",           "family",
+    "reuseport",      "closer",       "payload",          "concurrency",
+    "reuseaddr",      "client_bind",  "client_reuseaddr", "client_addrs",
+    "restart_every",  "restart_mode", "new_reuseaddr"};
 
 std::string_view KindName(SettingKind kind) {
   switch (kind) {

@@ -26,7 +26,9 @@
 #include <string>
 #include <thread>
 #include <utility>
+#include <vector>
 
+#include "twbench/listener.h"
 #include "twbench/unique_fd.h"
 
 namespace twbench {
@@ -196,6 +198,8 @@ struct End {
   std::string ifname;
   std::string ipv4;
   std::string ipv6;  // "" for IPv4 only
+  std::vector<std::string> extra_ipv4;
+  std::vector<std::string> extra_ipv6;
 };
 
 std::string ConfigureEnd(const End& end) {
@@ -217,6 +221,18 @@ std::string ConfigureEnd(const End& end) {
   }
   if (!end.ipv6.empty()) {
     if (std::string why = AddAddress(rtnl, end.ifname, AF_INET6, end.ipv6, 64);
+        !why.empty()) {
+      return why;
+    }
+  }
+  for (const std::string& a : end.extra_ipv4) {
+    if (std::string why = AddAddress(rtnl, end.ifname, AF_INET, a, 24);
+        !why.empty()) {
+      return why;
+    }
+  }
+  for (const std::string& a : end.extra_ipv6) {
+    if (std::string why = AddAddress(rtnl, end.ifname, AF_INET6, a, 64);
         !why.empty()) {
       return why;
     }
@@ -251,8 +267,11 @@ int TryBind(int family, const std::string& address) {
 
 // Polls until every address of `end` binds in the calling thread's namespace.
 std::string WaitBindable(const End& end, Clock::time_point deadline) {
-  for (const auto& [family, address] :
-       {std::pair{AF_INET, end.ipv4}, std::pair{AF_INET6, end.ipv6}}) {
+  std::vector<std::pair<int, std::string>> all = {{AF_INET, end.ipv4},
+                                                  {AF_INET6, end.ipv6}};
+  for (const std::string& a : end.extra_ipv4) all.emplace_back(AF_INET, a);
+  for (const std::string& a : end.extra_ipv6) all.emplace_back(AF_INET6, a);
+  for (const auto& [family, address] : all) {
     if (address.empty()) continue;
     int err = TryBind(family, address);
     while (err == EADDRNOTAVAIL && Clock::now() < deadline) {
@@ -278,11 +297,16 @@ std::string Build(VethTopology* topology) {
   if (!topology->client.ipv6() || !topology->server.ipv6()) {
     topology->client_ipv6.clear();
     topology->server_ipv6.clear();
+    topology->client_extra_ipv6.clear();
   }
   const End client{topology->client_ifname, topology->client_ipv4,
-                   topology->client_ipv6};
-  const End server{topology->server_ifname, topology->server_ipv4,
-                   topology->server_ipv6};
+                   topology->client_ipv6, topology->client_extra_ipv4,
+                   topology->client_extra_ipv6};
+  const End server{topology->server_ifname,
+                   topology->server_ipv4,
+                   topology->server_ipv6,
+                   {},
+                   {}};
   {
     Rtnl rtnl;
     if (why = rtnl.Open(); !why.empty()) return why;
@@ -301,14 +325,40 @@ std::string Build(VethTopology* topology) {
 
 }  // namespace
 
-std::optional<VethTopology> MakeVethTopology(std::string* why) {
+std::vector<sockaddr_storage> ClientSources(const VethTopology& topology,
+                                            Family family) {
+  const bool v4 = family == Family::kIPv4;
+  std::vector<std::string> all = {v4 ? topology.client_ipv4
+                                     : topology.client_ipv6};
+  const auto& extra =
+      v4 ? topology.client_extra_ipv4 : topology.client_extra_ipv6;
+  all.insert(all.end(), extra.begin(), extra.end());
+  std::vector<sockaddr_storage> out;
+  for (const std::string& a : all) {
+    if (auto ss = NumericAddress(family, a, 0)) out.push_back(*ss);
+  }
+  return out;
+}
+
+std::optional<VethTopology> MakeVethTopology(std::string* why,
+                                             int client_addrs) {
   std::optional<VethTopology> result;
   std::string failure;
+  if (client_addrs < 1 || client_addrs > kMaxVethClientAddrs) {
+    *why = "veth topology: client_addrs " + std::to_string(client_addrs) +
+           " is not 1.." + std::to_string(kMaxVethClientAddrs);
+    return result;
+  }
   // A helper thread, so the caller's thread never changes namespace; the
   // thread's own membership ends with it, leaving the owners' fds as the
   // only references. On failure the half-made topology dies with `topology`.
-  std::thread builder([&result, &failure] {
+  std::thread builder([&result, &failure, client_addrs] {
     VethTopology topology;
+    for (int i = 1; i < client_addrs; ++i) {
+      // .1 is the client's own, .2 the server's: then .3, .4 ...
+      topology.client_extra_ipv4.push_back("198.18.0." + std::to_string(i + 2));
+      topology.client_extra_ipv6.push_back("2001:2::" + std::to_string(i + 2));
+    }
     failure = Build(&topology);
     if (failure.empty()) result = std::move(topology);
   });

@@ -164,13 +164,13 @@ TEST(ChurnTest, LiveCountersEndEqualToTheStats) {
     ChurnStats st =
         RunChurn(Small(Closer::kServer, false, 300), nullptr, {}, &live);
     ExpectAllCompleted(st, 300);
-    EXPECT_EQ(live.attempted.load(), st.client.attempted);
-    EXPECT_EQ(live.completed.load(), st.client.completed);
-    EXPECT_EQ(live.accepted.load(), st.server.accepted);
-    EXPECT_EQ(live.errors.load(), 0u);
+    EXPECT_EQ(live.Sum().attempted, st.client.attempted);
+    EXPECT_EQ(live.Sum().completed, st.client.completed);
+    EXPECT_EQ(live.Sum().accepted, st.server.accepted);
+    EXPECT_EQ(live.Sum().errors, 0u);
     // The one failure of this run is the rebind that TIME_WAIT blocks.
-    EXPECT_EQ(live.bind_failures.load(), 1u);
-    EXPECT_EQ(live.bind_failures.load(), st.errors().AtStep(Step::kBind));
+    EXPECT_EQ(live.Sum().bind_failures, 1u);
+    EXPECT_EQ(live.Sum().bind_failures, st.errors().AtStep(Step::kBind));
   });
 }
 

@@ -126,7 +126,7 @@ TEST(CsvColumnsTest, HeaderOrderIsFixed) {
     joined += (joined.empty() ? "" : ",") + column;
   }
   EXPECT_EQ(joined, kHeader);
-  EXPECT_EQ(CounterColumns().size(), 68u);
+  EXPECT_EQ(CounterColumns().size(), 74u);
 }
 
 TEST(CsvFieldTest, QuotesOnlyWhenNeeded) {
@@ -181,7 +181,7 @@ TEST_F(CsvWriterTest, IterationRowCarriesSettingsCountersAndContext) {
             std::string("BM_Churn/reuseaddr:1/closer:client/real_time,"
                         "iteration,,1,3,,,"
                         "1,0,client,64,128,ipv6,10000,2.5,loopback,"
-                        "ephemeral,,0,0,1,65,"
+                        "ephemeral,,0,0,1,65,stop_start,1,reuseport,1,none,"
                         "10000,10000,9999,1.25,8000,10000,0,10000,1,1,"
                         "0,0,0,0,0,0,0,0,0,0,0,0,0,0,"
                         "45.5,80.25,0.125,1000,40000,10000,") +
@@ -281,7 +281,8 @@ TEST_F(CsvWriterTest, AggregateRowsHaveNoRepetitionIndex) {
   const std::string prefix =
       "BM_Churn/reuseaddr:1/closer:client/repetitions:3/real_time,aggregate,";
   const std::string settings =
-      "1,0,client,64,128,ipv6,10000,2.5,loopback,ephemeral,,0,0,1,65,";
+      "1,0,client,64,128,ipv6,10000,2.5,loopback,ephemeral,,0,0,1,65,stop_"
+      "start,1,reuseport,1,none,";
   EXPECT_EQ(Lines(out_.str()),
             (std::vector<std::string>{
                 prefix + "mean,,3,,," + settings + ",,,,8123.456" +
@@ -467,7 +468,8 @@ TEST_F(CsvWriterTest, RealBenchmarkRunThroughTee) {
   const std::string name =
       "BM_Churn/reuseaddr:1/closer:client/iterations:2/repeats:3/manual_time";
   const std::string settings =
-      "1,0,client,64,128,ipv6,10000,2.5,loopback,ephemeral,,0,0,1,65,";
+      "1,0,client,64,128,ipv6,10000,2.5,loopback,ephemeral,,0,0,1,65,stop_"
+      "start,1,reuseport,1,none,";
   const std::string counters_tail = Empty(CounterCount() - 1);
   auto row = [&](const std::string& identity, const std::string& connections,
                  const std::string& real_time) {

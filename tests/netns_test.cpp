@@ -341,9 +341,11 @@ TEST(NetnsTest, ChurnRunsLeaveNoFdAndNoNamespace) {
     std::string why;
     std::optional<VethTopology> veth = MakeVethTopology(&why);
     ASSERT_TRUE(veth.has_value()) << why;
-    Placement placement{&veth->client, &veth->server,
+    Placement placement{&veth->client,
+                        &veth->server,
                         NumericAddress(Family::kIPv4, veth->server_ipv4, 0),
-                        NumericAddress(Family::kIPv4, veth->client_ipv4, 0)};
+                        NumericAddress(Family::kIPv4, veth->client_ipv4, 0),
+                        {}};
     const ChurnStats st = RunChurn(s, nullptr, placement);
     EXPECT_EQ(st.client.completed, s.connections) << st.errors().Summary();
   }

@@ -241,10 +241,11 @@ TEST(SamplerTest, VethSumsBothNamespaces) {
   std::string why;
   std::optional<VethTopology> topo = MakeVethTopology(&why);
   if (!topo) GTEST_SKIP() << "no veth topology: " << why;
-  const Placement placement{
-      &topo->client, &topo->server,
-      NumericAddress(Family::kIPv4, topo->server_ipv4, 0),
-      NumericAddress(Family::kIPv4, topo->client_ipv4, 0)};
+  const Placement placement{&topo->client,
+                            &topo->server,
+                            NumericAddress(Family::kIPv4, topo->server_ipv4, 0),
+                            NumericAddress(Family::kIPv4, topo->client_ipv4, 0),
+                            {}};
   // First TIME_WAIT on the server's side, then on the client's: the second
   // run's series must count both namespaces.
   const ChurnStats first =

@@ -248,7 +248,8 @@ LedgerRun MeasureVethLedger(const Scenario& s) {
   const Placement placement{
       &topo->client, &topo->server,
       NumericAddress(s.family, v4 ? topo->server_ipv4 : topo->server_ipv6, 0),
-      NumericAddress(s.family, v4 ? topo->client_ipv4 : topo->client_ipv6, 0)};
+      NumericAddress(s.family, v4 ? topo->client_ipv4 : topo->client_ipv6, 0),
+      ClientSources(*topo, s.family)};
   Counters before[2];
   RunIn(topo->client, [&] { before[0] = ReadCounters(); });
   RunIn(topo->server, [&] { before[1] = ReadCounters(); });

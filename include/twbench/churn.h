@@ -1,11 +1,13 @@
-// The churn engine: a server loop and a client loop, each a uv_loop_t on its
-// own thread, open and close connections as the scenario says.
+// The churn engine: server loops and client loops (Scenario::loops of each),
+// each a uv_loop_t on its own thread, open and close connections as the
+// scenario says.
 #pragma once
 
 #include <sys/socket.h>
 
 #include <atomic>
 #include <optional>
+#include <vector>
 
 #include "twbench/churn_stats.h"
 #include "twbench/live_counters.h"
@@ -25,6 +27,9 @@ struct Placement {
   // The address a client socket binds to with client_bind=range or
   // range_no_port (its port is replaced); null: loopback.
   std::optional<sockaddr_storage> client_address;
+  // client_addrs > 1: the source addresses the client sockets bind in turn,
+  // at least client_addrs of them; empty: 127.0.0.1 .. 127.0.0.K.
+  std::vector<sockaddr_storage> client_sources;
 };
 
 // Runs the scenario to its budget and returns what it measured. Failures of

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <array>
+#include <bitset>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -96,14 +97,20 @@ struct ClientStats {
   bool hit_time_limit = false;
   ErrorCounts errors;
   LatencyHistogram latency;  // connect start to close, completed only
-  // Distinct local ports the client used (merged: the sum, an upper bound
-  // when loops share a port range).
+  // Distinct local endpoints (source address and port) the established
+  // connections had; with one source address, distinct ports.
   std::uint64_t client_ports_distinct = 0;
   // Connections established on a 4-tuple an earlier connection of the run had
-  // used (one server address and port, one client address: a client port
-  // seen before). When the server closed first, the new SYN took that
-  // TIME_WAIT over (docs/time-wait-ledger.md).
+  // used (one server address and port: a source address and port seen
+  // before, by any client loop). When the server closed first, the new SYN
+  // took that TIME_WAIT over (docs/time-wait-ledger.md).
   std::uint64_t tuple_reuses = 0;
+  // The local ports seen, one set per source address (Scenario::client_addrs
+  // of them); a merge joins them, so reuses across loops count too.
+  std::vector<std::bitset<65536>> ports_seen;
+  // CPU time of the loop's thread (getrusage(RUSAGE_THREAD) at its end).
+  std::uint64_t cpu_user_ns = 0;
+  std::uint64_t cpu_sys_ns = 0;
   // Client port binding and port exhaustion. A client bind() failure is
   // also in `errors` at Step::kBind.
   std::uint64_t client_bind_failures = 0;
@@ -118,8 +125,11 @@ struct ClientStats {
   // connected or not readable): what the kernel has, not what was asked.
   int client_reuseaddr = -1;
 
-  // Adds another loop's counts: sums, the longer time, the earlier failure.
+  // Adds another loop's counts: sums, the longer time, the earlier failure,
+  // the ports seen joined (distinct and reused recounted over both).
   void Merge(const ClientStats& other);
+  // Source addresses at least one established connection had.
+  std::uint64_t addrs_used() const;
 };
 
 // What a server loop measured; written by that loop only.
@@ -155,6 +165,9 @@ struct ServerStats {
   // The end-of-run drain hit its 1 s bound with the listener still open,
   // waiting for accepts that did not come.
   bool drain_waited_for_accepts = false;
+  // CPU time of the loop's thread (getrusage(RUSAGE_THREAD) at its end).
+  std::uint64_t cpu_user_ns = 0;
+  std::uint64_t cpu_sys_ns = 0;
 
   // Adds another loop's counts; the first rebind attempted and the first
   // option read back stand for all.
@@ -168,6 +181,8 @@ struct ChurnStats {
   alignas(64) ClientStats client;
   alignas(64) ServerStats server;
   std::uint16_t server_port = 0;
+  // Accepts of each server loop, in loop order (Scenario::loops entries).
+  std::vector<std::uint64_t> accepted_per_loop;
   // Non-empty when the run could not go on (e.g. the listener setup failed,
   // or a loop's setup ran out of file descriptors: "server loop setup:
   // uv_loop_init: EMFILE", also counted in that side's errors at
@@ -180,6 +195,13 @@ struct ChurnStats {
   // restarts' lost accept queues aside: connected - accepted -
   // accept_queue_lost, floored at 0 (docs/engine-limits.md).
   std::uint64_t not_accepted() const;
+  // The fewest and the most accepts of one server loop, as a share of all
+  // (1/loops each when even; 1 with one loop; 0 when nothing was accepted).
+  double accept_share_min() const;
+  double accept_share_max() const;
+  // The loop threads' CPU time, server and client, in seconds.
+  double cpu_user_s() const;
+  double cpu_sys_s() const;
 };
 
 }  // namespace twbench

@@ -35,6 +35,28 @@ enum class ClientBind {
                  // picks the port at connect(), knowing the 4-tuple
 };
 
+// How the server loops get their connections when there are several.
+enum class AcceptMode {
+  kReuseport,  // a listener per loop, same address and port, SO_REUSEPORT:
+               // the kernel spreads connections by a hash of the 4-tuple
+  kShared,     // one listening socket, polled by every loop
+               // (docs/loops.md)
+};
+
+// How a restart replaces the listener (Scenario::restart_every).
+enum class RestartMode {
+  kStopStart,  // close the old listener, then bind and listen a new one
+  kOverlap,    // bind and listen the new one first, then close the old one
+               // (needs SO_REUSEPORT on both)
+};
+
+// Where loop threads run.
+enum class Pin {
+  kNone,    // wherever the scheduler puts them
+  kSpread,  // server loop i and client loop i on CPUs 2i and 2i+1 of the
+            // allowed set, wrapping
+};
+
 // One run's settings. Each field is a row of the settings table
 // (settings.h), which spells it in flags, names and CSV columns.
 struct Scenario {
@@ -86,9 +108,22 @@ struct Scenario {
   std::optional<bool> new_reuseaddr;
   // Past Linux's fixed 60 s TIME_WAIT, so a blocked restart can come back.
   double restart_max_wait_s = 65.0;
+  RestartMode restart_mode = RestartMode::kStopStart;
+
+  // N server loops and N client loops, each a uv_loop_t on a thread of its
+  // own; `concurrency` is split across the client loops.
+  int loops = 1;
+  AcceptMode accept = AcceptMode::kReuseport;  // with loops > 1
+  // Client sockets bind source addresses 127.0.0.1 .. 127.0.0.K (veth: K
+  // addresses of the client's side) with IP_BIND_ADDRESS_NO_PORT, in turn.
+  int client_addrs = 1;
+  Pin pin = Pin::kNone;
 };
 
 inline constexpr int kMaxConcurrency = 10000;
+inline constexpr int kMaxLoops = 256;
+// 127.0.0.1 .. 127.0.0.254; the veth topology's client side has as many.
+inline constexpr int kMaxClientAddrs = 254;
 inline constexpr std::uint64_t kMaxPayload = 64ull << 20;  // 64 MiB
 
 std::string_view ToString(Closer closer);
@@ -99,6 +134,16 @@ std::string_view ToString(Topology topology);
 std::optional<Topology> ParseTopology(std::string_view text);
 std::string_view ToString(ClientBind bind);  // "ephemeral", "range", ...
 std::optional<ClientBind> ParseClientBind(std::string_view text);
+std::string_view ToString(AcceptMode mode);  // "reuseport", "shared"
+std::optional<AcceptMode> ParseAcceptMode(std::string_view text);
+std::string_view ToString(RestartMode mode);  // "stop_start", "overlap"
+std::optional<RestartMode> ParseRestartMode(std::string_view text);
+std::string_view ToString(Pin pin);  // "none", "spread"
+std::optional<Pin> ParsePin(std::string_view text);
+
+// SO_REUSEPORT on the run's listeners: asked for, or needed by a listener per
+// loop (accept=reuseport with loops > 1).
+bool ListenerReuseport(const Scenario& scenario);
 
 // Why the scenario cannot run (empty when it can): names the setting and
 // what it accepts.

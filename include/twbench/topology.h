@@ -9,10 +9,14 @@
 // namespace goes first.
 #pragma once
 
+#include <sys/socket.h>
+
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "twbench/netns.h"
+#include "twbench/scenario.h"
 
 namespace twbench {
 
@@ -28,7 +32,19 @@ struct VethTopology {
   // The veth ends, one in each namespace.
   std::string client_ifname = "veth-client";
   std::string server_ifname = "veth-server";
+  // Further client addresses (Scenario::client_addrs > 1): 198.18.0.3 ...
+  // and 2001:2::3 ..., as many as asked for beyond the first.
+  std::vector<std::string> client_extra_ipv4;
+  std::vector<std::string> client_extra_ipv6;
 };
+
+// The most client addresses a veth topology has: 198.18.0.1 and .3 to .254.
+inline constexpr int kMaxVethClientAddrs = 253;
+
+// The client's addresses of `family`, its own first, as socket addresses
+// with port 0: what client sockets bind with client_addrs > 1.
+std::vector<sockaddr_storage> ClientSources(const VethTopology& topology,
+                                            Family family);
 
 // Creates both namespaces (lo up in each) and the veth pair between them,
 // assigns the addresses (IPv4 /24; IPv6 /64 without duplicate address
@@ -36,6 +52,8 @@ struct VethTopology {
 // can be bound. Works on a helper thread: the calling thread stays in its
 // namespace. Returns nullopt and the failing step (the call and strerror) in
 // *why on failure; nothing is left behind then.
-std::optional<VethTopology> MakeVethTopology(std::string* why);
+// `client_addrs` (1 .. kMaxVethClientAddrs): addresses of the client's end.
+std::optional<VethTopology> MakeVethTopology(std::string* why,
+                                             int client_addrs = 1);
 
 }  // namespace twbench
