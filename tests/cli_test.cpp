@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <utility>
 
 #include "run_twbench.h"
 
@@ -24,6 +25,54 @@ TEST(CliTest, ZeroConcurrencyIsOutOfRange) {
   EXPECT_EQ(o.status, 2) << o.output;
   EXPECT_NE(o.output.find("--concurrency"), std::string::npos) << o.output;
   EXPECT_NE(o.output.find("10000"), std::string::npos) << o.output;
+}
+
+TEST(CliTest, LoopSettingsOutOfRangeNameTheFlag) {
+  for (const char* arg :
+       {"--loops=0", "--loops=257", "--accept=foo", "--client_addrs=0",
+        "--client_addrs=255", "--restart_mode=later", "--pin=all"}) {
+    Outcome o = RunTwbench(arg);
+    EXPECT_EQ(o.status, 2) << arg << ": " << o.output;
+    const std::string name =
+        std::string(arg).substr(0, std::string(arg).find('='));
+    EXPECT_NE(o.output.find(name), std::string::npos)
+        << arg << ": " << o.output;
+  }
+}
+
+// Each value is fine alone; together they cannot run: exit 2 before anything
+// runs, naming both settings.
+TEST(CliTest, SettingsThatDoNotGoTogetherAreRefused) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"--loops=2 --concurrency=1,64", "concurrency 1 is below loops 2"},
+      {"--client_addrs=2 --family=ipv6 --concurrency=64", "::1"},
+      {"--client_addrs=254 --topology=veth --concurrency=64", "253 addresses"},
+      {"--client_addrs=2 --client_bind=range --concurrency=64",
+       "a range binds one address"},
+  };
+  for (const auto& [args, why] : cases) {
+    Outcome o = RunTwbench(std::string(args) + " --benchmark_list_tests=true");
+    EXPECT_EQ(o.status, 2) << args << ": " << o.output;
+    EXPECT_NE(o.output.find(why), std::string::npos)
+        << args << ": " << o.output;
+  }
+}
+
+// One loop has one listener: --accept does not act, and the two values are
+// one run.
+TEST(CliTest, AcceptWithOneLoopRunsOnce) {
+  Outcome o = RunTwbench(
+      "--loops=1,2 --accept=reuseport,shared --closer=server --concurrency=64 "
+      "--reuseaddr=1 --payload=0 --benchmark_filter=BM_Churn "
+      "--benchmark_list_tests=true");
+  EXPECT_EQ(o.status, 0) << o.output;
+  EXPECT_EQ(o.output,
+            "BM_Churn/reuseaddr:1/reuseport:0/closer:server/conc:64/payload:0/"
+            "family:ipv4/iterations:1/real_time\n"
+            "BM_Churn/reuseaddr:1/reuseport:0/closer:server/conc:64/payload:0/"
+            "family:ipv4/loops:2/accept:reuseport/iterations:1/real_time\n"
+            "BM_Churn/reuseaddr:1/reuseport:0/closer:server/conc:64/payload:0/"
+            "family:ipv4/loops:2/accept:shared/iterations:1/real_time\n");
 }
 
 TEST(CliTest, MalformedNumberIsRefused) {
