@@ -211,8 +211,11 @@ TEST(SamplerTest, InterruptedRunStillWritesItsRows) {
     LiveCounters live;
     Sampler sampler(Every20ms(s.time_limit_s), live);
     ASSERT_EQ(sampler.Start(), "");
+    // 600 ms of 20 ms ticks: three samples at least even when a loaded
+    // 2-core machine starves the sampler thread (200 ms gave 2 under a load
+    // of 9).
     std::thread interrupter([&stop] {
-      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      std::this_thread::sleep_for(std::chrono::milliseconds(600));
       stop.store(true);
     });
     const ChurnStats st = RunChurn(s, &stop, {}, &live);
