@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Tests of the scaling run (issue 10.7): scripts/bench --scaling's bad input
-# (exit 2, nothing built), scripts/summary --scaling on a fixture (exact
-# text; the baseline ratio with and without a BM_Baseline row; malformed
-# input exits 2 naming FILE:LINE), and one short real run of the twbench
+# (exit 2, nothing built), the twbench runs it makes (a fake twbench: per
+# loop count and closer group, per-loop values, client addresses, the CSVs
+# merged, a failure stopping the series), scripts/summary --scaling on a
+# fixture (exact text; the baseline ratio with and without a BM_Baseline
+# row; malformed input exits 2 naming FILE:LINE), and one short real run
+# of the twbench
 # binary (TWBENCH_BINARY) through scripts/bench --scaling --loops=1,2 --plot
 # in a copy of the scripts: a row for every loops x closer x accept, the
 # per-loop concurrency, budget and client addresses, speedup 1.00 at one
@@ -81,6 +84,94 @@ test_bad_flags() {
     "$TMP/out"
   expect_grep "--help names the scaling CSV" "<UTC>-<host>\.scaling\.csv" \
     "$TMP/out"
+}
+
+# The twbench runs bench --scaling makes, with a fake twbench that records
+# its arguments and writes the fixture as its CSV: one run per loop count
+# and closer group, the per-loop values, the client addresses, other
+# arguments passed to each, the CSVs appended under one header, and a
+# failed run stopping the series with its status.
+test_run_arguments() {
+  local root=$TMP/root_fake fixture=$FIXTURES/scaling_small.csv
+  mkdir -p "$root/build/release"
+  cp -r "$ROOT/scripts" "$root/scripts"
+  cat >"$root/build/release/twbench" <<FAKE
+#!/bin/bash
+n=\$((\$(cat "$TMP/runs.log" 2>/dev/null | wc -l) + 1))
+echo "\$*" >>"$TMP/runs.log"
+for arg; do
+  case \$arg in
+    --csv=*) cp "$fixture" "\${arg#--csv=}" ;;
+    --timeseries=*) cp "$FIXTURES/churn_repetitions.timeseries.csv" "\${arg#--timeseries=}" ;;
+  esac
+done
+[[ \$n != "\${FAIL_AT:-}" ]] || exit 1
+FAKE
+  chmod 755 "$root/build/release/twbench"
+  local -a bench=(env PATH="$TMP/fakebin:$PATH" TWBENCH_SKIP_PACKAGE_CHECK=1
+    "$root/scripts/bench" --scaling)
+  local runs=$TMP/runs.log
+  rm -f "$runs"
+  expect_status "fake: --loops=1,4 exits 0" 0 "${bench[@]}" --loops=1,4 \
+    --time_limit=5 -- --benchmark_filter=conc
+  local first='--loops=1 --closer=server,rst --client_addrs=1 --accept=reuseport,shared --reuseaddr=1 --payload=0 --concurrency=64 --connections=20000'
+  local last='--loops=4 --closer=client --client_addrs=16 --accept=reuseport,shared --reuseaddr=1 --payload=0 --concurrency=256 --connections=80000'
+  if [[ $(wc -l <"$runs") == 4 ]]; then
+    pass "fake: two twbench runs per loop count"
+  else
+    fail "fake: $(wc -l <"$runs") twbench runs for --loops=1,4, want 4"
+  fi
+  expect_grep "fake: loops 1, server and rst, 1 address, 64 and 20000" \
+    "^--csv=[^ ]+ --timeseries=[^ ]+ $first --time_limit=5 --benchmark_filter=conc\$" \
+    "$runs"
+  expect_grep "fake: loops 4, client close, 16 addresses (4 x 4), 256 and 80000" \
+    " $last --time_limit=5 --benchmark_filter=conc\$" "$runs"
+  local csv rows
+  csv=$(sed -n 's/^CSV: //p' "$TMP/out")
+  rows=$(($(wc -l <"$fixture") - 1))
+  if [[ -s $csv && $(grep -c '^name,' "$csv") == 1 &&
+    $(wc -l <"$csv") == $((4 * rows + 1)) ]]; then
+    pass "fake: the four CSVs appended under one header"
+  else
+    fail "fake: merged CSV '$csv' is not 4 x $rows rows under one header"
+  fi
+  expect_grep "fake: the scaling table follows" "^twbench scaling: " "$TMP/out"
+
+  rm -f "$runs"
+  expect_status "fake: --closer=server --client_addrs=3 exits 0" 0 \
+    "${bench[@]}" --loops=2 --closer=server --client_addrs=3
+  expect_grep "fake: one run, no client group" \
+    "^--csv=[^ ]+ --timeseries=[^ ]+ --loops=2 --closer=server --client_addrs=1 " \
+    "$runs"
+  if [[ $(wc -l <"$runs") == 1 ]]; then pass "fake: only that run"; else
+    fail "fake: $(wc -l <"$runs") runs for one closer group"; fi
+
+  # The default loop counts: 1, 2, 4 ... up to nproc, two runs each.
+  local cores want=0 n=1
+  cores=$(nproc)
+  while ((n >= 1 && n <= cores)); do want=$((want + 2)); n=$((n * 2)); done
+  rm -f "$runs"
+  expect_status "fake: default loops exits 0" 0 "${bench[@]}"
+  if [[ $(wc -l <"$runs") == "$want" ]]; then
+    pass "fake: default loops double up to nproc ($cores): $want runs"
+  else
+    fail "fake: $(wc -l <"$runs") runs by default, want $want"
+  fi
+
+  rm -f "$runs"
+  expect_status "fake: the second run fails: exits 1" 1 \
+    env FAIL_AT=2 "${bench[@]}" --loops=1,2
+  if [[ $(wc -l <"$runs") == 2 ]]; then
+    pass "fake: a failed run stops the series"
+  else
+    fail "fake: $(wc -l <"$runs") runs after a failure at the second"
+  fi
+  csv=$(sed -n 's/^CSV: //p' "$TMP/out")
+  if [[ -s $csv && $(wc -l <"$csv") == $((2 * rows + 1)) ]]; then
+    pass "fake: the rows measured before and by the failed run are kept"
+  else
+    fail "fake: after a failure the CSV is '$csv'"
+  fi
 }
 
 test_summary_fixture() {
@@ -263,6 +354,7 @@ sys.exit(0 if "Scaling with loops" in t and "efficiency" in t and
 }
 
 test_bad_flags
+test_run_arguments
 test_summary_fixture
 test_summary_malformed
 test_real_run
