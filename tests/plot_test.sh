@@ -172,7 +172,7 @@ test_missing_package_not_root() {
   local copy=$TMP/nobody
   mkdir -p "$copy/scripts/lib"
   cp "$PLOT" "$copy/scripts/plot"
-  cp "$ROOT/scripts/lib/common.sh" "$ROOT/scripts/lib/resultfile.py" "$copy/scripts/lib/"
+  cp "$ROOT/scripts/lib/common.sh" "$ROOT"/scripts/lib/*.py "$copy/scripts/lib/"
   cp "$FIXTURES/churn_small.csv" "$copy/"
   chmod -R a+rX "$TMP"
   expect_status "$name: exits 2" 2 \

@@ -100,10 +100,23 @@ check(f"summary: {count} mutants (exits {sorted(seen.items())}), exit 0 "
 
 bad.clear()
 seen.clear()
-sources = [base + ".csv", os.path.join(fixtures, "churn_repetitions.csv"),
-           os.path.join(fixtures, "churn_repetitions.timeseries.csv")]
 count = 0
-for label, orig, data in fz.mutants(sources, 60, rng):
+scaling = os.path.join(fixtures, "scaling_small.csv")
+for label, orig, data in fz.mutants([scaling], 60, rng):
+    status, err = fz.run(summary, "summary",
+                         ["--scaling", write(data, "mutant.csv")])
+    judge("summary --scaling " + label, status, err)
+    count += 1
+check(f"summary --scaling: {count} mutants (exits {sorted(seen.items())}), "
+      "exit 0 or 2, no traceback", not bad, "; ".join(bad[:5]))
+
+bad.clear()
+seen.clear()
+sources = [base + ".csv", os.path.join(fixtures, "churn_repetitions.csv"),
+           os.path.join(fixtures, "churn_repetitions.timeseries.csv"),
+           os.path.join(fixtures, "scaling_small.csv")]
+count = 0
+for label, orig, data in fz.mutants(sources, 80, rng):
     if orig.endswith(".timeseries.csv"):
         results = os.path.join(fixtures, "churn_repetitions.csv")
         argv = [results, "--timeseries=" + write(data, "mutant.ts.csv")]
