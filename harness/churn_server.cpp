@@ -1,9 +1,12 @@
 #include "churn_server.h"
 
+#include <linux/filter.h>
 #include <netinet/tcp.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 
 #include "engine_loop.h"
@@ -17,6 +20,10 @@ namespace {
 constexpr std::uint64_t kDrainMs = 1000;  // server's wait for last EOFs
 // A restart's retries: 1 ms, doubling up to this, until restart_max_wait_s.
 constexpr std::uint64_t kRestartRetryMaxMs = 50;
+// overlap: the old listener's wait for handshakes under way, then the loop
+// turns it gets at most to empty its queue before it closes.
+constexpr std::uint64_t kRetireWaitMs = 1;
+constexpr int kRetireTurnsMax = 100;
 // The rebind's wait for the run's sockets to finish closing on the wire:
 // past a 200 ms RTO and a second one of 400 ms (docs/engine-limits.md).
 constexpr double kRebindWaitMaxS = 1.0;
@@ -57,6 +64,22 @@ std::uint64_t AwaitClosedOnTheWire(std::uint16_t port, bool* settled) {
     spdlog::debug("rebind wait: census failed: {}", e.what());
   }
   return NowNs() - start;
+}
+
+// A reuseport group's program: every new connection to member 1, the newer
+// of two listeners (the kernel appends a joining socket and moves the last
+// one into a leaver's place). With one member the index is out of range and
+// the kernel picks by hash. Returns the errno of a failed attach, or 0.
+int SteerToNewest(uv_tcp_t* listener) {
+  sock_filter code[] = {{BPF_RET | BPF_K, 0, 0, 1}};
+  sock_fprog prog{1, code};
+  uv_os_fd_t fd;
+  if (uv_fileno(AsHandle(listener), &fd) != 0) return EBADF;
+  if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &prog,
+                 sizeof(prog)) != 0) {
+    return errno;
+  }
+  return 0;
 }
 
 }  // namespace
@@ -452,22 +475,35 @@ void Server::TryOverlap() {
   }
   active_ = 1 - active_;  // the old listener stays in the other slot
   ListenOrDie(std::move(fd));
+  // New SYNs go to the new listener only: the old one's queue can drain.
+  if (int err = SteerToNewest(Active()); err != 0) {
+    spdlog::debug("overlap: SO_ATTACH_REUSEPORT_CBPF: {}", std::strerror(err));
+  }
   On(ListenerEvent::kBindOk);
 }
 
 // No moment without a listener: downtime 0. This runs inside the old
 // listener's accept loop, which libuv goes on with until its queue is empty;
-// the retire timer then runs at the next loop turn.
+// the old listener closes once the handshakes it had begun are accepted.
 void Server::OverlapDone() {
   stats_->restart_downtime.Record(0);
   ++stats_->restarts;
   Bump(live_->restarts);
   stats_->restart_reuseaddr = ListenerOption(Active(), SO_REUSEADDR);
-  uv_timer_start(&restart_timer_, OnRetireTimer, 0, 0);
+  retire_turns_ = 0;
+  uv_timer_start(&restart_timer_, OnRetireTimer, kRetireWaitMs, 0);
 }
 
+// Steered away from, the old listener still gets the handshakes under way:
+// while its queue holds some, another loop turn lets libuv accept them.
 void Server::OnRetireTimer(uv_timer_t* t) {
-  static_cast<Server*>(t->data)->On(ListenerEvent::kRetireDue);
+  auto* self = static_cast<Server*>(t->data);
+  if (self->AcceptQueueLength(self->Retired()) > 0 &&
+      ++self->retire_turns_ < kRetireTurnsMax) {
+    uv_timer_start(t, OnRetireTimer, 0, 0);
+    return;
+  }
+  self->On(ListenerEvent::kRetireDue);
 }
 
 // What reached the old listener's queue since libuv last emptied it is

@@ -124,6 +124,7 @@ class Server {
   std::uint64_t restart_start_ns_ = 0;  // the old listener's close
   std::uint64_t down_since_ns_ = 0;     // 0: a listener is up
   std::uint64_t retry_ms_ = 0;          // the last backoff
+  int retire_turns_ = 0;  // overlap: turns the old listener has drained
   AcceptThrottle throttle_;
   ServerConns conns_;
 };
