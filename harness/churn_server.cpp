@@ -1,9 +1,12 @@
 #include "churn_server.h"
 
+#include <linux/filter.h>
 #include <netinet/tcp.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 
 #include "engine_loop.h"
@@ -17,6 +20,10 @@ namespace {
 constexpr std::uint64_t kDrainMs = 1000;  // server's wait for last EOFs
 // A restart's retries: 1 ms, doubling up to this, until restart_max_wait_s.
 constexpr std::uint64_t kRestartRetryMaxMs = 50;
+// overlap: the old listener's wait for handshakes under way, then the loop
+// turns it gets at most to empty its queue before it closes.
+constexpr std::uint64_t kRetireWaitMs = 1;
+constexpr int kRetireTurnsMax = 100;
 // The rebind's wait for the run's sockets to finish closing on the wire:
 // past a 200 ms RTO and a second one of 400 ms (docs/engine-limits.md).
 constexpr double kRebindWaitMaxS = 1.0;
@@ -59,6 +66,22 @@ std::uint64_t AwaitClosedOnTheWire(std::uint16_t port, bool* settled) {
   return NowNs() - start;
 }
 
+// A reuseport group's program: every new connection to member 1, the newer
+// of two listeners (the kernel appends a joining socket and moves the last
+// one into a leaver's place). With one member the index is out of range and
+// the kernel picks by hash. Returns the errno of a failed attach, or 0.
+int SteerToNewest(uv_tcp_t* listener) {
+  sock_filter code[] = {{BPF_RET | BPF_K, 0, 0, 1}};
+  sock_fprog prog{1, code};
+  uv_os_fd_t fd;
+  if (uv_fileno(AsHandle(listener), &fd) != 0) return EBADF;
+  if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &prog,
+                 sizeof(prog)) != 0) {
+    return errno;
+  }
+  return 0;
+}
+
 }  // namespace
 
 std::uint64_t ServerGroup::Accepted() const {
@@ -79,7 +102,8 @@ Server::Server(const Scenario& s, ServerStats* stats, std::uint16_t port,
       address_(address),
       live_(live),
       group_(group),
-      throttle_(&stats->accept_pauses, [this] { AcceptOne(); }),
+      throttle_(&stats->accept_pauses,
+                [this] { AcceptOne(AsStream(Active())); }),
       conns_(s, stats, live, [this] {
         if (conns_.open() == 0) On(ListenerEvent::kLastConnectionClosed);
       }) {}
@@ -102,17 +126,17 @@ int Server::Init(UniqueFd listener, const char** what) {
   restart_timer_.data = this;
   conns_.Init(&loop_);
   throttle_.Init(&loop_);
-  uv_tcp_init(&loop_, &listener_);
-  listener_.data = this;
+  uv_tcp_init(&loop_, Active());
+  Active()->data = this;
   *what = "uv_tcp_open";
-  if (int rc = uv_tcp_open(&listener_, listener.get()); rc != 0) return rc;
+  if (int rc = uv_tcp_open(Active(), listener.get()); rc != 0) return rc;
   listener.release();  // libuv owns the fd now
   // What the kernel has on the live socket, not what was asked for.
-  stats_->listener_reuseaddr = ListenerOption(SO_REUSEADDR);
-  stats_->listener_reuseport = ListenerOption(SO_REUSEPORT);
+  stats_->listener_reuseaddr = ListenerOption(Active(), SO_REUSEADDR);
+  stats_->listener_reuseport = ListenerOption(Active(), SO_REUSEPORT);
   if (!s_.server_accepts) return 0;  // listen(2) done; nobody accepts
   *what = "uv_listen";
-  return uv_listen(AsStream(&listener_), s_.backlog, OnConnection);
+  return uv_listen(AsStream(Active()), s_.backlog, OnConnection);
 }
 
 void Server::RequestStop(std::uint64_t client_connected,
@@ -130,12 +154,13 @@ void Server::Abandon() {
 
 // ------------------------------------------------------- the state machine
 
-void Server::On(ListenerEvent event) {
+bool Server::On(ListenerEvent event) {
   const ListenerState from = state_;
   const std::optional<ListenerState> to = NextListenerState(from, event);
-  if (!to) return;
+  if (!to) return false;
   state_ = *to;
   Enter(from, event);
+  return true;
 }
 
 void Server::Enter(ListenerState from, ListenerEvent event) {
@@ -147,9 +172,13 @@ void Server::Enter(ListenerState from, ListenerEvent event) {
   }
   switch (state_) {
     case ListenerState::kOpen:
-      RestartDone();
+      if (from == ListenerState::kRestartRetrying) RestartDone();
+      // overlap: the old listener kept serving (the new bind is counted).
+      if (from == ListenerState::kOverlapBinding) ++stats_->restarts_failed;
       break;
     case ListenerState::kDraining:
+      uv_timer_stop(&restart_timer_);  // an overlap's retire, if due
+      if (from == ListenerState::kOverlapDrainingOld) CloseRetired();
       break;
     case ListenerState::kClosingForRestart:
       BeginRestart();
@@ -176,16 +205,25 @@ void Server::Enter(ListenerState from, ListenerEvent event) {
     case ListenerState::kRebound:
       CloseTimers();  // the loop ends; RunChurn rebinds (RebindAfterRun)
       break;
+    case ListenerState::kOverlapBinding:
+      TryOverlap();
+      break;
+    case ListenerState::kOverlapDrainingOld:
+      OverlapDone();
+      break;
+    case ListenerState::kOverlapClosingOld:
+      CloseRetired();
+      break;
   }
 }
 
 // ------------------------------------------------------------- accepting
 
 void Server::OnConnection(uv_stream_t* listener, int status) {
-  static_cast<Server*>(listener->data)->Accept(status);
+  static_cast<Server*>(listener->data)->Accept(listener, status);
 }
 
-void Server::Accept(int status) {
+void Server::Accept(uv_stream_t* listener, int status) {
   if (status < 0) {
     // Seldom EMFILE/ENFILE: libuv answers most itself and drops the
     // connections; those are counted where the client sees them end, and in
@@ -194,12 +232,14 @@ void Server::Accept(int status) {
     throttle_.OnAcceptError(status);
     return;
   }
-  if (throttle_.PauseIfDue()) return;
-  AcceptOne();
+  // The pause's resume accepts on the active listener; a retiring one is
+  // never paused (it is about to close and its queue to be reset).
+  if (listener == AsStream(Active()) && throttle_.PauseIfDue()) return;
+  AcceptOne(listener);
 }
 
-void Server::AcceptOne() {
-  ServerConn* c = conns_.Accept(AsStream(&listener_));
+void Server::AcceptOne(uv_stream_t* listener) {
+  ServerConn* c = conns_.Accept(listener);
   if (c == nullptr) return;
   AfterAccept();
   conns_.Serve(c);
@@ -210,10 +250,24 @@ void Server::AfterAccept() {
   if (state_ == ListenerState::kDraining && AllAccepted()) {
     On(ListenerEvent::kAcceptsDone);
   }
-  if (state_ == ListenerState::kOpen && s_.restart_every > 0 &&
-      ++since_restart_ >= s_.restart_every) {
+  if (s_.restart_every > 0) CountTowardsRestart();
+}
+
+// Every accept before the stop counts, also those an overlap's old listener
+// makes while it retires; the restart begins in the open state.
+void Server::CountTowardsRestart() {
+  using S = ListenerState;
+  if (state_ != S::kOpen && state_ != S::kOverlapDrainingOld &&
+      state_ != S::kOverlapClosingOld) {
+    return;
+  }
+  if (++since_restart_ < s_.restart_every) return;
+  const ListenerEvent due = s_.restart_mode == RestartMode::kOverlap
+                                ? ListenerEvent::kOverlapCountReached
+                                : ListenerEvent::kAcceptCountReached;
+  if (state_ == S::kOpen) {
     since_restart_ = 0;
-    On(ListenerEvent::kAcceptCountReached);
+    On(due);
   }
 }
 
@@ -274,9 +328,14 @@ void Server::EndDownTime() {
 // wait only for those the live listener holds now.
 void Server::LimitExpectedAccepts() {
   if (s_.restart_every <= 0) return;
-  const std::uint64_t can_come = state_ == ListenerState::kOpen
-                                     ? stats_->accepted + AcceptQueueLength()
-                                     : stats_->accepted;
+  // An overlap's old listener, if still open, closes at the stop: its queue
+  // is lost (accept_queue_lost).
+  const bool listening = state_ == ListenerState::kOpen ||
+                         state_ == ListenerState::kOverlapDrainingOld ||
+                         state_ == ListenerState::kOverlapClosingOld;
+  const std::uint64_t can_come =
+      listening ? stats_->accepted + AcceptQueueLength(Active())
+                : stats_->accepted;
   expected_accepts_.store(std::min(expected_accepts_.load(), can_come));
 }
 
@@ -289,7 +348,7 @@ void Server::OnDrainTimeout(uv_timer_t* t) {
 void Server::CloseListener() {
   throttle_.Cancel();
   uv_timer_stop(&drain_poll_);
-  uv_close(AsHandle(&listener_), OnListenerClosed);
+  uv_close(AsHandle(Active()), OnListenerClosed);
 }
 
 void Server::OnListenerClosed(uv_handle_t* h) {
@@ -301,7 +360,7 @@ void Server::OnListenerClosed(uv_handle_t* h) {
 // close(2) resets the connections in the accept queue: the client saw them
 // established, the server will never accept them; they are counted here.
 void Server::BeginRestart() {
-  stats_->accept_queue_lost += AcceptQueueLength();
+  stats_->accept_queue_lost += AcceptQueueLength(Active());
   restart_start_ns_ = down_since_ns_ = NowNs();
   retry_ms_ = 0;
   CloseListener();  // the callback, later in this loop turn, binds
@@ -310,27 +369,39 @@ void Server::BeginRestart() {
 // One try: socket -> setsockopt -> bind -> listen (never uv_tcp_bind, which
 // would force SO_REUSEADDR on), then libuv takes the fd over.
 void Server::TryRestart() {
+  UniqueFd fd = BindNew();
+  if (!fd) {
+    On(ListenerEvent::kBindFailed);
+    return;
+  }
+  ListenOrDie(std::move(fd));
+  On(ListenerEvent::kBindOk);
+}
+
+// A new listener socket, listening; a failed bind()/listen() is counted.
+UniqueFd Server::BindNew() {
   ListenerResult r = MakeListener(NewListenerOptions());
   if (!r.fd) {
     stats_->errors.Add(r.failed_step, r.error);
     Bump(live_->bind_failures);
-    On(ListenerEvent::kBindFailed);
-    return;
   }
-  if (int rc = ListenAgain(std::move(r.fd)); rc != 0) {
+  return std::move(r.fd);
+}
+
+// Hands the new socket to libuv in the Active() slot.
+void Server::ListenOrDie(UniqueFd fd) {
+  uv_tcp_init(&loop_, Active());
+  Active()->data = this;
+  int rc = uv_tcp_open(Active(), fd.get());
+  if (rc == 0) {
+    fd.release();  // libuv owns the fd now
+    rc = uv_listen(AsStream(Active()), s_.backlog, OnConnection);
+  }
+  if (rc != 0) {
     // listen(2) succeeded a moment ago on this very socket.
     spdlog::critical("restarted listener setup failed: {}", uv_err_name(rc));
     std::abort();
   }
-  On(ListenerEvent::kBindOk);
-}
-
-int Server::ListenAgain(UniqueFd fd) {
-  uv_tcp_init(&loop_, &listener_);
-  listener_.data = this;
-  if (int rc = uv_tcp_open(&listener_, fd.get()); rc != 0) return rc;
-  fd.release();  // libuv owns the fd now
-  return uv_listen(AsStream(&listener_), s_.backlog, OnConnection);
 }
 
 void Server::RestartDone() {
@@ -340,7 +411,7 @@ void Server::RestartDone() {
   down_since_ns_ = 0;
   ++stats_->restarts;
   Bump(live_->restarts);
-  stats_->restart_reuseaddr = ListenerOption(SO_REUSEADDR);
+  stats_->restart_reuseaddr = ListenerOption(Active(), SO_REUSEADDR);
 }
 
 // Backoff 1, 2, 4 ... 50 ms, the last try at the bound; past it the server
@@ -362,22 +433,22 @@ void Server::OnRestartTimer(uv_timer_t* t) {
   static_cast<Server*>(t->data)->TryRestart();
 }
 
-// Connections the live listener holds completed but not yet accepted: for a
+// Connections a listener holds completed but not yet accepted: for a
 // listening socket the kernel reports its accept queue in tcpi_unacked.
-std::uint64_t Server::AcceptQueueLength() {
+std::uint64_t Server::AcceptQueueLength(uv_tcp_t* listener) {
   uv_os_fd_t fd;
   tcp_info info{};
   socklen_t len = sizeof(info);
-  if (uv_fileno(AsHandle(&listener_), &fd) != 0 ||
+  if (uv_fileno(AsHandle(listener), &fd) != 0 ||
       getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) != 0) {
     return 0;
   }
   return info.tcpi_unacked;
 }
 
-int Server::ListenerOption(int name) {
+int Server::ListenerOption(uv_tcp_t* listener, int name) {
   uv_os_fd_t fd;
-  if (uv_fileno(AsHandle(&listener_), &fd) != 0) return -1;
+  if (uv_fileno(AsHandle(listener), &fd) != 0) return -1;
   return GetIntSockopt(fd, SOL_SOCKET, name);
 }
 
@@ -389,6 +460,61 @@ ListenerOptions Server::NewListenerOptions() const {
           s_.backlog,
           true,
           address_};
+}
+
+// ------------------------------------------------------ overlap restarts
+
+// The new listener binds beside the old one, which SO_REUSEPORT on both
+// allows (any other conflict, e.g. reuseport=0, fails with EADDRINUSE: the
+// old listener then keeps serving and the restart counts as failed).
+void Server::TryOverlap() {
+  UniqueFd fd = BindNew();
+  if (!fd) {
+    On(ListenerEvent::kBindFailed);
+    return;
+  }
+  active_ = 1 - active_;  // the old listener stays in the other slot
+  ListenOrDie(std::move(fd));
+  // New SYNs go to the new listener only: the old one's queue can drain.
+  if (int err = SteerToNewest(Active()); err != 0) {
+    spdlog::debug("overlap: SO_ATTACH_REUSEPORT_CBPF: {}", std::strerror(err));
+  }
+  On(ListenerEvent::kBindOk);
+}
+
+// No moment without a listener: downtime 0. This runs inside the old
+// listener's accept loop, which libuv goes on with until its queue is empty;
+// the old listener closes once the handshakes it had begun are accepted.
+void Server::OverlapDone() {
+  stats_->restart_downtime.Record(0);
+  ++stats_->restarts;
+  Bump(live_->restarts);
+  stats_->restart_reuseaddr = ListenerOption(Active(), SO_REUSEADDR);
+  retire_turns_ = 0;
+  uv_timer_start(&restart_timer_, OnRetireTimer, kRetireWaitMs, 0);
+}
+
+// Steered away from, the old listener still gets the handshakes under way:
+// while its queue holds some, another loop turn lets libuv accept them.
+void Server::OnRetireTimer(uv_timer_t* t) {
+  auto* self = static_cast<Server*>(t->data);
+  if (self->AcceptQueueLength(self->Retired()) > 0 &&
+      ++self->retire_turns_ < kRetireTurnsMax) {
+    uv_timer_start(t, OnRetireTimer, 0, 0);
+    return;
+  }
+  self->On(ListenerEvent::kRetireDue);
+}
+
+// What reached the old listener's queue since libuv last emptied it is
+// reset by close(2), as in stop_start: counted in accept_queue_lost.
+void Server::CloseRetired() {
+  stats_->accept_queue_lost += AcceptQueueLength(Retired());
+  uv_close(AsHandle(Retired()), OnRetiredClosed);
+}
+
+void Server::OnRetiredClosed(uv_handle_t* h) {
+  static_cast<Server*>(h->data)->On(ListenerEvent::kRetiredClosed);
 }
 
 // --------------------------------------------------------------- rebind

@@ -68,14 +68,17 @@ class Server {
   static void OnDrainPoll(uv_timer_t* t);
   static void OnListenerClosed(uv_handle_t* h);
   static void OnRestartTimer(uv_timer_t* t);
+  static void OnRetireTimer(uv_timer_t* t);
+  static void OnRetiredClosed(uv_handle_t* h);
 
   // The state machine: the transition, then the new state's actions.
-  void On(ListenerEvent event);
+  bool On(ListenerEvent event);  // false: the event means nothing now
   void Enter(ListenerState from, ListenerEvent event);
 
-  void Accept(int status);
-  void AcceptOne();
+  void Accept(uv_stream_t* listener, int status);
+  void AcceptOne(uv_stream_t* listener);
   void AfterAccept();
+  void CountTowardsRestart();
   void Stop();
   bool AllAccepted() const;
   void EndDownTime();
@@ -83,12 +86,18 @@ class Server {
   void CloseListener();
   void BeginRestart();
   void TryRestart();
-  int ListenAgain(UniqueFd fd);
+  UniqueFd BindNew();
+  void ListenOrDie(UniqueFd fd);
   void RestartDone();
   void ScheduleRetry();
+  void TryOverlap();
+  void OverlapDone();
+  void CloseRetired();
   void CloseTimers();
-  std::uint64_t AcceptQueueLength();
-  int ListenerOption(int name);
+  uv_tcp_t* Active() { return &listeners_[active_]; }
+  uv_tcp_t* Retired() { return &listeners_[1 - active_]; }
+  std::uint64_t AcceptQueueLength(uv_tcp_t* listener);
+  int ListenerOption(uv_tcp_t* listener, int name);
   ListenerOptions NewListenerOptions() const;
 
   const Scenario& s_;
@@ -99,7 +108,10 @@ class Server {
   const ServerGroup* group_;
   uv_loop_t loop_{};
   bool loop_ready_ = false;  // uv_loop_init succeeded
-  uv_tcp_t listener_{};
+  // Two slots: an overlap restart opens the new listener in the free one
+  // while the old one still listens (free again in its close callback).
+  uv_tcp_t listeners_[2]{};
+  int active_ = 0;  // the slot of the listener that serves
   ListenerState state_ = ListenerState::kOpen;
   uv_async_t stop_async_{};
   uv_timer_t drain_{};
@@ -107,11 +119,12 @@ class Server {
   std::atomic<std::uint64_t> expected_accepts_{0};
   std::atomic<std::uint64_t> churn_end_ns_{0};
   // Restarts (Scenario::restart_every).
-  uv_timer_t restart_timer_{};
-  int since_restart_ = 0;               // accepts since the last (re)start
+  uv_timer_t restart_timer_{};  // stop_start: retries; overlap: the retire
+  int since_restart_ = 0;       // accepts since the last (re)start
   std::uint64_t restart_start_ns_ = 0;  // the old listener's close
   std::uint64_t down_since_ns_ = 0;     // 0: a listener is up
   std::uint64_t retry_ms_ = 0;          // the last backoff
+  int retire_turns_ = 0;  // overlap: turns the old listener has drained
   AcceptThrottle throttle_;
   ServerConns conns_;
 };

@@ -9,6 +9,21 @@ std::optional<ListenerState> NextListenerState(ListenerState state,
   switch (state) {
     case S::kOpen:
       if (event == E::kAcceptCountReached) return S::kClosingForRestart;
+      if (event == E::kOverlapCountReached) return S::kOverlapBinding;
+      if (event == E::kStopRequested) return S::kDraining;
+      break;
+    case S::kOverlapBinding:
+      if (event == E::kBindOk) return S::kOverlapDrainingOld;
+      // No retries: the old listener keeps serving until the next count.
+      if (event == E::kBindFailed) return S::kOpen;
+      break;
+    case S::kOverlapDrainingOld:
+      if (event == E::kRetireDue) return S::kOverlapClosingOld;
+      // The old listener closes at once; the new one drains as usual.
+      if (event == E::kStopRequested) return S::kDraining;
+      break;
+    case S::kOverlapClosingOld:
+      if (event == E::kRetiredClosed) return S::kOpen;
       if (event == E::kStopRequested) return S::kDraining;
       break;
     case S::kDraining:
@@ -60,6 +75,12 @@ const char* ToString(ListenerState state) {
       return "closed";
     case ListenerState::kRebound:
       return "rebound";
+    case ListenerState::kOverlapBinding:
+      return "overlap_binding";
+    case ListenerState::kOverlapDrainingOld:
+      return "overlap_draining_old";
+    case ListenerState::kOverlapClosingOld:
+      return "overlap_closing_old";
   }
   return "?";
 }

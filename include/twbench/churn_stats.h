@@ -149,8 +149,11 @@ struct ServerStats {
   // bind()/listen() are in `errors` at Step::kBind / Step::kListen.
   std::uint64_t restarts = 0;         // restarts listening again
   std::uint64_t restarts_failed = 0;  // gave up at the bound, or cut by the
-                                      // end of the run while retrying
-  // Close of the old listener to listen() of the new one, completed only.
+                                      // end of the run while retrying;
+                                      // overlap: the one bind failed (the
+                                      // old listener served on)
+  // Close of the old listener to listen() of the new one, completed only
+  // (overlap: 0, the new one listens before the old one closes).
   LatencyHistogram restart_downtime;
   // Time the server had no listener during the churn: the completed
   // restarts' downtime plus a failed restart's until the client finished.

@@ -17,6 +17,11 @@ enum class ListenerState {
   kClosingForGood,     // uv_close called at the end of the run
   kClosed,             // no listener, for good: waits for the last connection
   kRebound,            // the end: timers closed, the rebind tried
+  // restart_mode=overlap: the new listener joins the old one first.
+  kOverlapBinding,      // open; one try to bind a new listener beside it
+  kOverlapDrainingOld,  // both listening: the new one serves, the old one
+                        // accepts what its queue holds until its close is due
+  kOverlapClosingOld,   // the new one serves; the old one's uv_close called
 };
 
 enum class ListenerEvent {
@@ -29,6 +34,9 @@ enum class ListenerEvent {
   kBindFailed,            // a restart's bind() or listen() failed
   kRetryBoundHit,         // restart_max_wait_s passed without a listener
   kLastConnectionClosed,  // no accepted connection is open
+  kOverlapCountReached,   // the restart_every-th accept, restart_mode=overlap
+  kRetireDue,             // overlap: the old listener's queue was accepted
+  kRetiredClosed,         // overlap: the old listener handle is closed
 };
 
 // The state `event` leads to from `state`; nullopt when the event means
