@@ -308,9 +308,11 @@ constexpr Column kColumns[] = {
     {"restarts", ColumnGroup::kCounter, &kS9, "count", Compare::kBehaviour, false,
      "restarts that were listening again"},
     {"restarts_failed", ColumnGroup::kCounter, &kS9, "count", Compare::kBehaviour, false,
-     "restarts that gave up at `restart_max_wait_s` (the server then "
-     "stays down for the rest of the run: every connect refused), or "
-     "were still retrying when the client finished"},
+     "`restart_mode=stop_start`: restarts that gave up at "
+     "`restart_max_wait_s` (the server then stays down for the rest of the "
+     "run: every connect refused), or were still retrying when the client "
+     "finished. `overlap`: restarts whose new `bind()` failed (without "
+     "`SO_REUSEPORT`: `EADDRINUSE`); the old listener keeps serving"},
     {"bind_fail_per_s", ColumnGroup::kCounter, &kS9, "1/s", Compare::kBehaviour, false,
      "`bind_failures / seconds` (the churn's seconds), all of them: the "
      "rebind's and the client's too. With restarts its size follows the "
@@ -318,8 +320,8 @@ constexpr Column kColumns[] = {
      "kernel's answer"},
     {"restart_downtime_p50_ms", ColumnGroup::kCounter, &kS9, "ms", Compare::kLower, false,
      "median, over the completed restarts, of the time from the old "
-     "listener's close to `listen()` of the new one; 0 when none "
-     "completed"},
+     "listener's close to `listen()` of the new one (`overlap`: 0, the new "
+     "one listens before the old one closes); 0 when none completed"},
     {"restart_downtime_max_ms", ColumnGroup::kCounter, &kS9, "ms", Compare::kLower, false,
      "the longest such time (exact); 0 when none completed"},
     {"server_down_ms", ColumnGroup::kCounter, &kS9, "ms", Compare::kBehaviour, false,
