@@ -10,12 +10,14 @@
 #include "stop_signal.h"
 #include "twbench/baseline_churn.h"
 #include "twbench/netns.h"
+#include "twbench/settings.h"
 
 namespace twbench {
 namespace {
 
-// The baseline's listener has SO_REUSEADDR and SO_REUSEPORT off: the
-// scenario it runs for an engine row, and the CSV's settings columns, say so.
+// The baseline's listeners have SO_REUSEADDR off, and SO_REUSEPORT only
+// where accept=reuseport needs it: the scenario it runs for an engine row,
+// and the CSV's settings columns, say so.
 Scenario Described(const Scenario& s) {
   Scenario b = s;
   b.reuseaddr = false;
@@ -24,12 +26,18 @@ Scenario Described(const Scenario& s) {
   return b;
 }
 
-// The engine row the baseline is the floor of: nothing in it but the churn
-// itself (no knob, restart, client binding or second namespace to account
-// for).
-bool IsBaselineRow(const Scenario& s) {
-  return s.concurrency == 64 && s.family == Family::kIPv4 &&
-         WhyNotBaseline(Described(s)).empty();
+// The engine row's settings as the baseline's name spells them: the row's
+// name segments (settings.h) but reuseaddr and reuseport, which the baseline
+// sets itself (Described): "closer:server/conc:64/payload:0/family:ipv4",
+// then "/loops:2/accept:shared/client_addrs:4" when away from their default.
+std::string BaselineName(const Scenario& b) {
+  std::string name = "BM_Baseline";
+  for (const Setting& row : Settings()) {
+    if (row.key == "reuseaddr" || row.key == "reuseport") continue;
+    if (row.in_name == nullptr || !row.in_name(b)) continue;
+    name += "/" + std::string(row.segment) + ":" + row.format(b);
+  }
+  return name;
 }
 
 struct BaselineMeasured {
@@ -65,6 +73,12 @@ BaselineMeasured Measure(const Scenario& b, const RunState& run) {
 // the census and kernel counters it does not take stay empty in the CSV.
 void SetCounters(benchmark::State& state, const BaselineMeasured& m) {
   SetRunCounters(state.counters, m.stats);
+  state.counters["tuple_reuses"] =
+      static_cast<double>(m.stats.client.tuple_reuses);
+  state.counters["client_ports"] =
+      static_cast<double>(m.stats.client.client_ports_distinct);
+  state.counters["server_forced_closes"] =
+      static_cast<double>(m.stats.server.server_forced_closes);
   state.counters["isolated"] = m.isolated ? 1 : 0;
 }
 
@@ -100,19 +114,20 @@ void BM_Baseline(benchmark::State& state, const Scenario& b,
 
 std::map<std::string, Scenario> RegisterBaselineBenchmarks(
     const std::vector<Scenario>& matrix, const RunState& run) {
+  // Engine rows that differ only in what the baseline sets itself
+  // (reuseaddr, reuseport) share one baseline row.
+  std::map<std::string, Scenario> registered;
   for (const Scenario& s : matrix) {
-    if (!IsBaselineRow(s)) continue;
-    const std::string name =
-        "BM_Baseline/closer:server/conc:" + std::to_string(s.concurrency) +
-        "/payload:0/family:" + std::string(ToString(s.family));
     const Scenario described = Described(s);
+    if (!WhyNotBaseline(described).empty()) continue;
+    const std::string name = BaselineName(described);
+    if (!registered.emplace(name, described).second) continue;
     benchmark::RegisterBenchmark(name.c_str(), BM_Baseline, described, &run)
         ->Iterations(1)
         ->UseRealTime()
         ->Unit(benchmark::kMillisecond);
-    return {{name, described}};
   }
-  return {};
+  return registered;
 }
 
 }  // namespace twbench

@@ -12,14 +12,17 @@
 
 namespace twbench {
 
-// Registers BM_Baseline/closer:server/conc:64/payload:0/family:ipv4 (one
-// iteration, real time) when the matrix holds the engine row it measures the
-// overhead of: loopback, closer=server, conc=64, payload=0, family=ipv4, no
-// kernel knob, restart or client binding. It takes that row's budget
-// (connections, time limit, connection timeout, backlog). Returns its name
-// and a scenario describing it (for the CSV's settings columns); empty when
-// not registered. The name shares "closer:server/conc:64/payload:0" with the
-// engine rows, so a --benchmark_filter on that selects both.
+// Registers one BM_Baseline (one iteration, real time) for each engine row of
+// the matrix the baseline can run (WhyNotBaseline: loopback, payload 0, no
+// kernel knob, restart or client binding; any closer, concurrency, family,
+// loops, accept mode, client addresses), the engine rows that differ only in
+// reuseaddr/reuseport sharing one. It takes that row's settings and budget
+// (connections, time limit, connection timeout, backlog, pin). Its name is
+// the row's name segments but reuseaddr and reuseport:
+// BM_Baseline/closer:server/conc:64/payload:0/family:ipv4[/loops:2/accept:
+// shared][/client_addrs:4], so a --benchmark_filter on a part of the engine
+// row's name selects both. Returns the names and the scenarios describing
+// them (for the CSV's settings columns).
 std::map<std::string, Scenario> RegisterBaselineBenchmarks(
     const std::vector<Scenario>& matrix, const RunState& run);
 

@@ -142,7 +142,7 @@ const Setting kSettings[] = {
   {"closer", "closer", "closer", SettingKind::kMatrix, "client|server|rst",
    "client,server,rst",
    "who closes first: client, server, or rst (the server aborts with "
-   "SO_LINGER {1,0})", false, false,
+   "SO_LINGER {1,0})", true, false,
    [](std::string_view t, Scenario& s) {
      return ParseEnum(t, ParseCloser(t), "{client,server,rst}", s.closer);
    },
@@ -323,7 +323,7 @@ const Setting kSettings[] = {
   {"loops", "loops", "loops", SettingKind::kMatrix, "1..256", "1",
    "server loops and as many client loops, each a uv_loop_t on a thread of "
    "its own; --concurrency is the total, split across the client loops",
-   false, false,
+   true, false,
    [](std::string_view t, Scenario& s) {
      return ParseInteger(t, 1, kMaxLoops, s.loops);
    },
@@ -333,7 +333,7 @@ const Setting kSettings[] = {
    "reuseport",
    "with --loops above 1: reuseport (a listener per server loop on the same "
    "port, SO_REUSEPORT) or shared (one listening socket polled by every "
-   "server loop)", false, false,
+   "server loop)", true, false,
    [](std::string_view t, Scenario& s) {
      return ParseEnum(t, ParseAcceptMode(t), "{reuseport,shared}", s.accept);
    },
@@ -343,7 +343,7 @@ const Setting kSettings[] = {
    "1..254", "1",
    "source addresses of the client sockets, 127.0.0.1 .. 127.0.0.K (veth: K "
    "addresses of the client's side), bound with IP_BIND_ADDRESS_NO_PORT and "
-   "used in turn", false, false,
+   "used in turn", true, false,
    [](std::string_view t, Scenario& s) {
      return ParseInteger(t, 1, kMaxClientAddrs, s.client_addrs);
    },

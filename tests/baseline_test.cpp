@@ -1,13 +1,16 @@
 // The bare-epoll baseline churn against the real kernel, in a fresh network
-// namespace: it completes its budget without errors, leaves the server's
-// TIME_WAIT the way the engine's closer=server does, and stops at its time
-// limit against a listener that never accepts.
+// namespace: it completes its budget without errors with every closer, loop
+// count and accept mode, leaves TIME_WAIT where the closer puts it, spreads
+// accepts over reuseport listeners, binds its source addresses in turn, and
+// stops at its time limit against a listener that never accepts.
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <chrono>
 #include <iostream>
+#include <numeric>
 #include <thread>
+#include <tuple>
 
 #include "fd_room.h"
 #include "netns_skip.h"
@@ -56,6 +59,108 @@ TEST(BaselineChurnTest, CompletesBudgetWithoutErrors) {
     q.local_port.reset();
     q.remote_port = st.server_port;
     EXPECT_EQ(CountTcpSocketsSettled(q, 2.0).counts.time_wait(), 0u);
+  });
+}
+
+// TIME_WAIT sockets on the server's port (local) or towards it (remote),
+// once the closes have settled.
+std::uint64_t TimeWait(std::uint16_t server_port, bool server_side) {
+  CensusQuery q;
+  q.states = StateBit(TcpState::kTimeWait);
+  q.ipv6 = false;
+  if (server_side) {
+    q.local_port = server_port;
+  } else {
+    q.remote_port = server_port;
+  }
+  return CountTcpSocketsSettled(q, 2.0).counts.time_wait();
+}
+
+// loops x accept x closer: the budget completes, every connection is
+// accepted once, by the loops accepted_per_loop names.
+class BaselineLoopsTest
+    : public ::testing::TestWithParam<std::tuple<int, AcceptMode, Closer>> {};
+
+TEST_P(BaselineLoopsTest, CompletesBudgetWithEveryCloser) {
+  SKIP_WITHOUT_NETNS();
+  const auto [loops, accept, closer] = GetParam();
+  test::InFreshNetns([loops, accept, closer] {
+    Scenario b = Small(2000);
+    b.loops = loops;
+    b.accept = accept;
+    b.closer = closer;
+    const ChurnStats st = RunBaselineChurn(b);
+    ASSERT_TRUE(st.fatal.empty()) << st.fatal;
+    EXPECT_EQ(st.client.attempted, 2000u);
+    EXPECT_EQ(st.client.completed, 2000u);
+    EXPECT_EQ(st.client.connected, 2000u);
+    EXPECT_EQ(st.server.accepted, 2000u);
+    EXPECT_EQ(st.errors().Total(), 0u) << st.errors().Summary();
+    EXPECT_EQ(st.client.unfinished, 0u);
+    EXPECT_EQ(st.server.server_forced_closes, 0u);
+    EXPECT_EQ(st.client.resets, closer == Closer::kRst ? 2000u : 0u);
+    ASSERT_EQ(st.accepted_per_loop.size(), static_cast<std::size_t>(loops));
+    EXPECT_EQ(std::accumulate(st.accepted_per_loop.begin(),
+                              st.accepted_per_loop.end(), std::uint64_t{0}),
+              st.server.accepted);
+    if (accept == AcceptMode::kReuseport) {
+      // The kernel hashes 2000 4-tuples over the listeners: each gets some.
+      for (std::uint64_t n : st.accepted_per_loop) EXPECT_GT(n, 0u);
+    }
+    EXPECT_GT(st.client.cpu_user_ns + st.client.cpu_sys_ns, 0u);
+    EXPECT_GT(st.server.cpu_user_ns + st.server.cpu_sys_ns, 0u);
+    EXPECT_EQ(st.client.addrs_used(), 1u);
+    // The closer holds the TIME_WAIT (a SYN meeting one of the same 4-tuple
+    // may take it over, so a few percent fewer may be left); RST leaves none.
+    const std::uint64_t server_tw = TimeWait(st.server_port, true);
+    const std::uint64_t client_tw = TimeWait(st.server_port, false);
+    if (closer != Closer::kServer) {
+      EXPECT_EQ(server_tw, 0u);
+    }
+    if (closer != Closer::kClient) {
+      EXPECT_EQ(client_tw, 0u);
+    }
+    if (closer != Closer::kRst) {
+      EXPECT_GE(server_tw + client_tw, 1800u);
+      EXPECT_LE(server_tw + client_tw, 2000u);
+    }
+  });
+}
+
+std::string LoopsName(
+    const ::testing::TestParamInfo<std::tuple<int, AcceptMode, Closer>>& p) {
+  return "loops" + std::to_string(std::get<0>(p.param)) + "_" +
+         std::string(ToString(std::get<1>(p.param))) + "_" +
+         std::string(ToString(std::get<2>(p.param)));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    LoopsAcceptCloser, BaselineLoopsTest,
+    ::testing::Combine(
+        ::testing::Values(1, 2),
+        ::testing::Values(AcceptMode::kReuseport, AcceptMode::kShared),
+        ::testing::Values(Closer::kServer, Closer::kClient, Closer::kRst)),
+    LoopsName);
+
+// client_addrs=4: every source address carries connections, each noted in
+// its own port set, as the engine's (client_addrs_used).
+TEST(BaselineChurnTest, ClientAddrsBindsEachAddressInTurn) {
+  SKIP_WITHOUT_NETNS();
+  test::InFreshNetns([] {
+    Scenario b = Small(2000);
+    b.loops = 2;
+    b.closer = Closer::kClient;
+    b.client_addrs = 4;
+    b.pin = Pin::kSpread;
+    const ChurnStats st = RunBaselineChurn(b);
+    ASSERT_TRUE(st.fatal.empty()) << st.fatal;
+    EXPECT_EQ(st.client.completed, 2000u);
+    EXPECT_EQ(st.server.accepted, 2000u);
+    EXPECT_EQ(st.errors().Total(), 0u) << st.errors().Summary();
+    ASSERT_EQ(st.client.ports_seen.size(), 4u);
+    EXPECT_EQ(st.client.addrs_used(), 4u);
+    for (const auto& seen : st.client.ports_seen) EXPECT_GT(seen.count(), 0u);
+    EXPECT_EQ(st.client.client_ports_distinct + st.client.tuple_reuses, 2000u);
   });
 }
 

@@ -2,8 +2,8 @@
 # What the default matrix of the benchmark binary holds, by name: the core
 # cross product (reuseaddr x closer x conc x payload) and the rows that show
 # what the kernel knobs, the topology, client port binding and restarts
-# change, and the bare-epoll baseline. Listing needs no privilege and runs
-# nothing.
+# change, and the bare-epoll baselines of the payload=0 core rows. Listing
+# needs no privilege and runs nothing.
 set -uo pipefail
 bin="${TWBENCH_BINARY:?TWBENCH_BINARY must name the twbench binary}"
 source "$(dirname "$0")/lib/check.sh"
@@ -31,8 +31,12 @@ check "client binds its own 500 ports" \
   test "$(count "/client_bind:range/client_ports:20000-20499/")" -eq 1
 check "restart rows with reuseaddr 0 and 1" \
   test "$(count "^BM_Churn/reuseaddr:[01]/.*closer:server/.*/restart_every:2000/")" -eq 2
-# The bare-epoll baseline of the closer=server conc=64 row (docs/speed.md).
-check "one baseline row" \
+# The bare-epoll baseline of every payload=0 core row (docs/speed.md); the
+# closer=server conc=64 one keeps the name it always had.
+check "the closer=server conc=64 baseline row" \
   test "$(count '^BM_Baseline/closer:server/conc:64/payload:0/family:ipv4/iterations:1/real_time$')" -eq 1
-check "33 rows in all" test "$(wc -l <"$names")" -eq 33
+check "6 baseline rows: closer {client,server,rst} x conc {1,64}, payload 0" \
+  test "$(count '^BM_Baseline/closer:(client|server|rst)/conc:(1|64)/payload:0/family:ipv4/iterations:1/real_time$')" -eq 6
+check "no other baseline row" test "$(count '^BM_Baseline/')" -eq 6
+check "38 rows in all" test "$(wc -l <"$names")" -eq 38
 check_summary

@@ -77,7 +77,6 @@ TEST(SettingsTest, FloatsRefuseNanAndInfinity) {
 TEST(SettingsTest, TheBaselineRefusesEverySettingItDoesNotRun) {
   const std::vector<std::pair<std::string_view, std::string_view>> refused = {
       {"reuseaddr", "1"},       {"reuseport", "1"},
-      {"closer", "client"},     {"closer", "rst"},
       {"payload", "1"},         {"topology", "veth"},
       {"tw_reuse", "0"},        {"tw_reuse_delay", "5"},
       {"port_range", "1-2"},    {"max_tw_buckets", "0"},
@@ -93,12 +92,25 @@ TEST(SettingsTest, TheBaselineRefusesEverySettingItDoesNotRun) {
   ASSERT_EQ(Apply(runs,
                   std::vector<std::pair<std::string_view, std::string_view>>{
                       {"concurrency", "8"},
-                      {"family", "ipv6"},
+                      {"closer", "rst"},
+                      {"loops", "2"},
+                      {"accept", "shared"},
+                      {"client_addrs", "4"},
+                      {"pin", "spread"},
                       {"connections", "5"},
                       {"time_limit", "2"},
                       {"client_ports", "30000-30010"}}),
             "");
   EXPECT_EQ(WhyNotBaseline(runs), "");
+  Scenario v6;
+  ASSERT_EQ(Apply(v6,
+                  std::vector<std::pair<std::string_view, std::string_view>>{
+                      {"family", "ipv6"},
+                      {"closer", "client"},
+                      {"concurrency", "4"},
+                      {"loops", "2"}}),
+            "");
+  EXPECT_EQ(WhyNotBaseline(v6), "");
 }
 
 TEST(SettingsTest, NamespaceOnlyNamesKnobsAndVeth) {
