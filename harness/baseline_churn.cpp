@@ -6,9 +6,6 @@
 // and split as the engine's loops (harness/churn.cpp).
 #include "twbench/baseline_churn.h"
 
-#include <arpa/inet.h>
-#include <sched.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <cerrno>
@@ -19,6 +16,7 @@
 
 #include "baseline_client.h"
 #include "baseline_server.h"
+#include "loop_threads.h"
 #include "spdlog/spdlog.h"
 #include "twbench/listener.h"
 #include "twbench/settings.h"
@@ -69,64 +67,6 @@ BaselineListeners MakeBaselineListeners(const Scenario& b) {
   return out;
 }
 
-// 127.0.0.1 .. 127.0.0.K with client_addrs=K > 1; empty with one (connect()
-// picks the address), as the engine's ClientSources on loopback.
-std::vector<sockaddr_storage> LoopbackSources(const Scenario& b) {
-  const auto k = static_cast<std::size_t>(b.client_addrs);
-  if (k <= 1) return {};
-  std::vector<sockaddr_storage> out(k);
-  for (std::size_t i = 0; i < k; ++i) {
-    out[i] = LoopbackAddress(Family::kIPv4, 0);
-    auto* sin = reinterpret_cast<sockaddr_in*>(&out[i]);
-    sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK + static_cast<in_addr_t>(i));
-  }
-  return out;
-}
-
-// `part` of `total` split `parts` ways, the remainder to the first parts
-// (the engine's ShareOf).
-template <typename T>
-T ShareOf(T total, int parts, int part) {
-  const auto n = static_cast<T>(parts);
-  return total / n + (static_cast<T>(part) < total % n ? 1 : 0);
-}
-
-// CPUs this process may run on, in order (pin=spread), as the engine's.
-std::vector<int> AllowedCpus() {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  std::vector<int> out;
-  if (sched_getaffinity(0, sizeof(set), &set) != 0) return out;
-  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
-    if (CPU_ISSET(cpu, &set)) out.push_back(cpu);
-  }
-  return out;
-}
-
-// Pins the calling thread to the slot-th allowed CPU, wrapping; none given:
-// leaves it to the scheduler.
-void PinTo(const std::vector<int>& cpus, std::size_t slot) {
-  if (cpus.empty()) return;
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(cpus[slot % cpus.size()], &set);
-  if (sched_setaffinity(0, sizeof(set), &set) != 0) {
-    spdlog::warn("pin=spread: sched_setaffinity: {}", std::strerror(errno));
-  }
-}
-
-// The calling thread's CPU time so far: a loop thread's, read at its end.
-void ThreadCpu(std::uint64_t* user_ns, std::uint64_t* sys_ns) {
-  rusage ru{};
-  if (getrusage(RUSAGE_THREAD, &ru) != 0) return;
-  const auto ns = [](const timeval& tv) {
-    return static_cast<std::uint64_t>(tv.tv_sec) * 1000000000ull +
-           static_cast<std::uint64_t>(tv.tv_usec) * 1000ull;
-  };
-  *user_ns = ns(ru.ru_utime);
-  *sys_ns = ns(ru.ru_stime);
-}
-
 // One client thread's stats on cache lines of its own.
 struct alignas(64) ClientPart {
   ClientStats stats;
@@ -144,7 +84,7 @@ struct Threads {
 std::string Build(const Scenario& b, const BaselineListeners& listeners,
                   const std::atomic<bool>* stop, Threads& t) {
   const auto n = static_cast<std::size_t>(b.loops);
-  const std::vector<sockaddr_storage> sources = LoopbackSources(b);
+  const std::vector<sockaddr_storage> sources = LoopbackSources(b.client_addrs);
   const sockaddr_storage server = LoopbackAddress(b.family, listeners.port);
   for (std::size_t i = 0; i < n; ++i) {
     const int part = static_cast<int>(i);

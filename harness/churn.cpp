@@ -4,10 +4,7 @@
 // are merged once the threads are joined.
 #include "twbench/churn.h"
 
-#include <arpa/inet.h>
 #include <fcntl.h>
-#include <sched.h>
-#include <sys/resource.h>
 #include <uv.h>
 
 #include <algorithm>
@@ -21,6 +18,7 @@
 
 #include "churn_client.h"
 #include "churn_server.h"
+#include "loop_threads.h"
 #include "spdlog/spdlog.h"
 #include "twbench/listener.h"
 #include "twbench/netns.h"
@@ -120,56 +118,7 @@ std::vector<sockaddr_storage> ClientSources(const Scenario& s,
            ": this topology has one client address";
     return {};
   }
-  std::vector<sockaddr_storage> out(k);
-  for (std::size_t i = 0; i < k; ++i) {
-    out[i] = LoopbackAddress(Family::kIPv4, 0);
-    auto* sin = reinterpret_cast<sockaddr_in*>(&out[i]);
-    sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK + static_cast<in_addr_t>(i));
-  }
-  return out;
-}
-
-// `part` of `total` split `parts` ways, the remainder to the first parts.
-template <typename T>
-T ShareOf(T total, int parts, int part) {
-  const auto n = static_cast<T>(parts);
-  return total / n + (static_cast<T>(part) < total % n ? 1 : 0);
-}
-
-// CPUs this process may run on, in order (pin=spread).
-std::vector<int> AllowedCpus() {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  std::vector<int> out;
-  if (sched_getaffinity(0, sizeof(set), &set) != 0) return out;
-  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
-    if (CPU_ISSET(cpu, &set)) out.push_back(cpu);
-  }
-  return out;
-}
-
-// Pins the calling thread to the slot-th allowed CPU, wrapping; none given:
-// leaves it to the scheduler.
-void PinTo(const std::vector<int>& cpus, std::size_t slot) {
-  if (cpus.empty()) return;
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(cpus[slot % cpus.size()], &set);
-  if (sched_setaffinity(0, sizeof(set), &set) != 0) {
-    spdlog::warn("pin=spread: sched_setaffinity: {}", std::strerror(errno));
-  }
-}
-
-// The calling thread's CPU time so far: a loop thread's, read at its end.
-void ThreadCpu(std::uint64_t* user_ns, std::uint64_t* sys_ns) {
-  rusage ru{};
-  if (getrusage(RUSAGE_THREAD, &ru) != 0) return;
-  const auto ns = [](const timeval& tv) {
-    return static_cast<std::uint64_t>(tv.tv_sec) * 1000000000ull +
-           static_cast<std::uint64_t>(tv.tv_usec) * 1000ull;
-  };
-  *user_ns = ns(ru.ru_utime);
-  *sys_ns = ns(ru.ru_stime);
+  return LoopbackSources(s.client_addrs);
 }
 
 // One loop's stats on cache lines of its own: loops write them at once.
