@@ -30,6 +30,31 @@ test_summary_line() {
     "$summary" --format=markdown "$FIXTURES/speed_baseline.csv"
   expect_grep "summary: markdown has the line" "$LINE" "$TMP/out"
 
+  # A baseline row of other loops is another run's floor: the line keeps to
+  # the one-loop row of its own settings (it pooled them before).
+  python3 - "$FIXTURES/speed_baseline.csv" >"$TMP/loops.csv" <<'PY'
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1], newline="")))
+out = csv.DictWriter(sys.stdout, fieldnames=list(rows[0].keys()) + ["loops"],
+                     lineterminator="\n")
+out.writeheader()
+for row in rows:
+    out.writerow(dict(row, loops="1"))
+for row in rows:
+    if row["name"].startswith("BM_Baseline/"):
+        other = dict(row, loops="2")
+        other["name"] = row["name"].replace(
+            "family:ipv4/", "family:ipv4/loops:2/accept:reuseport/")
+        if other["conn_per_s"]:
+            other["conn_per_s"] = "999999"
+        out.writerow(other)
+PY
+  expect_status "summary: with a two-loop baseline row exits 0" 0 \
+    "$summary" "$TMP/loops.csv"
+  expect_grep "summary: the line keeps to the one-loop baseline" \
+    "$(grep 'bare epoll' "$FIXTURES/speed_baseline.summary.txt" | sed 's/[()]/\\&/g')" \
+    "$TMP/out"
+
   expect_status "summary: no baseline row exits 0" 0 \
     "$summary" "$FIXTURES/churn_small.csv"
   expect_no_grep "summary: no baseline row, no line" 'bare epoll' "$TMP/out"
