@@ -69,7 +69,7 @@ test_bad_flags() {
 # One benchmark, small: closer=rst leaves no TIME_WAIT and no rebind
 # failure, so two runs agree on every behaviour count.
 RUN_ARGS=(-- --reuseaddr=1 --closer=rst --concurrency=4 --payload=0
-  --connections=400 --time_limit=20)
+  --connections=400 --time_limit=20 --benchmark_filter=BM_Churn)
 
 test_real_runs() {
   local binary=${TWBENCH_BINARY:-}

@@ -350,6 +350,7 @@ TEST(TimeseriesCliTest, EveryRepetitionWritesItsRowsBesideTheResults) {
   Outcome o = RunTwbench(
       "--reuseaddr=1 --closer=server --concurrency=8 --payload=0 "
       "--connections=2000 --benchmark_repetitions=2 "
+      "--benchmark_filter=BM_Churn "
       "--sample_interval_ms=20 --timeseries=" +
       ts + " --csv=" + csv);
   ASSERT_EQ(o.status, 0) << o.output;
