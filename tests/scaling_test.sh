@@ -22,33 +22,8 @@ FIXTURES=$ROOT/tests/fixtures
 SUMMARY=$ROOT/scripts/summary
 source "$ROOT/tests/lib/check.sh"
 
-# A copy of the scripts (results/ and build/ then land in $TMP) and a cmake
-# that only records its arguments.
-BENCH_ROOT=$TMP/root
-mkdir -p "$BENCH_ROOT/build/release" "$TMP/fakebin"
-cp -r "$ROOT/scripts" "$BENCH_ROOT/scripts"
-cat >"$TMP/fakebin/cmake" <<EOF
-#!/bin/sh
-echo "cmake \$*" >>"$TMP/cmake.log"
-EOF
-chmod 755 "$TMP/fakebin/cmake"
-BENCH=(env PATH="$TMP/fakebin:$PATH" TWBENCH_SKIP_PACKAGE_CHECK=1
-  "$BENCH_ROOT/scripts/bench")
-
-# expect_bad NAME PATTERN ARGS...: exit 2, a message matching PATTERN, and
-# no cmake run (nothing built).
-expect_bad() {
-  local name=$1 pattern=$2
-  shift 2
-  rm -f "$TMP/cmake.log"
-  expect_status "$name: exits 2" 2 "${BENCH[@]}" "$@"
-  expect_grep "$name: says why" "$pattern" "$TMP/err"
-  if [[ ! -e $TMP/cmake.log ]]; then
-    pass "$name: nothing built"
-  else
-    fail "$name: cmake ran: $(head -n 1 "$TMP/cmake.log")"
-  fi
-}
+# The copy of the scripts, the recording cmake, BENCH and expect_bad.
+source "$ROOT/tests/lib/fake_bench.sh"
 
 test_bad_flags() {
   expect_bad "--scaling --loops=0" \
