@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 #include <uv.h>
 
+#include <algorithm>
 #include <functional>
 #include <optional>
 #include <string>
@@ -72,15 +73,19 @@ void ExpectRanToBudget(const ChurnStats& st, std::uint64_t n) {
 // closed gets neither RST nor EOF: the client times out reading. As rarely
 // (once in a CI run under ASan) a SYN the closing listener dropped before
 // its SYN-ACK left gets no answer: the client times out connecting, its
-// retransmission due after the 1 s deadline.
+// retransmission due after the 1 s deadline. Either is a race with one
+// close of a listener: at most one each per close (a CI run under ASan saw
+// two read timeouts in nine restarts).
 void ExpectEveryOtherAttemptRefusedOrReset(const ChurnStats& st) {
   const ErrorCounts& e = st.errors();
-  EXPECT_LE(e.At(Step::kConnect, "ETIMEDOUT"), 1u) << e.Summary();
+  const std::uint64_t closes = std::max<std::uint64_t>(
+      1, st.server.restarts + st.server.restarts_failed);
+  EXPECT_LE(e.At(Step::kConnect, "ETIMEDOUT"), closes) << e.Summary();
   const std::uint64_t reset_connecting =
       e.At(Step::kConnect, "ECONNRESET") + e.At(Step::kConnect, "ETIMEDOUT");
   const std::uint64_t reset_connected =
       e.At(Step::kRead, "ECONNRESET") + e.At(Step::kRead, "ETIMEDOUT");
-  EXPECT_LE(e.At(Step::kRead, "ETIMEDOUT"), 1u) << e.Summary();
+  EXPECT_LE(e.At(Step::kRead, "ETIMEDOUT"), closes) << e.Summary();
   EXPECT_EQ(st.client.connected - st.server.accepted, reset_connected)
       << e.Summary();
   EXPECT_EQ(
