@@ -231,7 +231,9 @@ constexpr Column kColumns[] = {
      "the listener's port (a port, not a measure; differs run to run "
      "when the kernel picks it)"},
     {"client_ports", ColumnGroup::kCounter, &kS5, "count", Compare::kBehaviour, false,
-     "distinct local ports the client used"},
+     "distinct local endpoints (source address and port) the client's "
+     "established connections had, over all client loops; with one source "
+     "address, distinct ports"},
     {"connected", ColumnGroup::kCounter, &kS5, "count", Compare::kBehaviour, false,
      "connections the client saw established (connect succeeded)"},
     {"server_forced_closes", ColumnGroup::kCounter, &kS5, "count", Compare::kBehaviour, false,
@@ -353,8 +355,8 @@ constexpr Column kColumns[] = {
     {"tuple_reuses", ColumnGroup::kCounter, &kS10, "count",
      Compare::kBehaviour, false,
      "connections established on a 4-tuple an earlier connection of the run "
-     "had used (a client port seen before: one client address, one server "
-     "address and port), counted by the client"},
+     "had used (one server address and port: a source address and port "
+     "seen before, in any client loop), counted by the client"},
     {"tcp_out_rsts", ColumnGroup::kCounter, &kS10, "count",
      Compare::kBehaviour, false,
      "`OutRsts` of `/proc/net/snmp` over the run (both namespaces on "
