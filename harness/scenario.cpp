@@ -1,8 +1,21 @@
 #include "twbench/scenario.h"
 
+#include <initializer_list>
 #include <string>
 
 namespace twbench {
+namespace {
+
+// The value of `all` whose ToString() is `text`; none when no value's is.
+template <typename E>
+std::optional<E> ByName(std::string_view text, std::initializer_list<E> all) {
+  for (E value : all) {
+    if (text == ToString(value)) return value;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
 
 std::string_view ToString(Closer closer) {
   switch (closer) {
@@ -21,17 +34,11 @@ std::string_view ToString(Family family) {
 }
 
 std::optional<Closer> ParseCloser(std::string_view text) {
-  for (Closer c : {Closer::kClient, Closer::kServer, Closer::kRst}) {
-    if (text == ToString(c)) return c;
-  }
-  return std::nullopt;
+  return ByName(text, {Closer::kClient, Closer::kServer, Closer::kRst});
 }
 
 std::optional<Family> ParseFamily(std::string_view text) {
-  for (Family f : {Family::kIPv4, Family::kIPv6}) {
-    if (text == ToString(f)) return f;
-  }
-  return std::nullopt;
+  return ByName(text, {Family::kIPv4, Family::kIPv6});
 }
 
 std::string_view ToString(Topology topology) {
@@ -39,10 +46,7 @@ std::string_view ToString(Topology topology) {
 }
 
 std::optional<Topology> ParseTopology(std::string_view text) {
-  for (Topology t : {Topology::kLoopback, Topology::kVeth}) {
-    if (text == ToString(t)) return t;
-  }
-  return std::nullopt;
+  return ByName(text, {Topology::kLoopback, Topology::kVeth});
 }
 
 std::string_view ToString(ClientBind bind) {
@@ -58,11 +62,8 @@ std::string_view ToString(ClientBind bind) {
 }
 
 std::optional<ClientBind> ParseClientBind(std::string_view text) {
-  for (ClientBind b :
-       {ClientBind::kEphemeral, ClientBind::kRange, ClientBind::kRangeNoPort}) {
-    if (text == ToString(b)) return b;
-  }
-  return std::nullopt;
+  return ByName(text, {ClientBind::kEphemeral, ClientBind::kRange,
+                       ClientBind::kRangeNoPort});
 }
 
 std::string_view ToString(AcceptMode mode) {
@@ -70,10 +71,7 @@ std::string_view ToString(AcceptMode mode) {
 }
 
 std::optional<AcceptMode> ParseAcceptMode(std::string_view text) {
-  for (AcceptMode m : {AcceptMode::kReuseport, AcceptMode::kShared}) {
-    if (text == ToString(m)) return m;
-  }
-  return std::nullopt;
+  return ByName(text, {AcceptMode::kReuseport, AcceptMode::kShared});
 }
 
 std::string_view ToString(RestartMode mode) {
@@ -81,10 +79,7 @@ std::string_view ToString(RestartMode mode) {
 }
 
 std::optional<RestartMode> ParseRestartMode(std::string_view text) {
-  for (RestartMode m : {RestartMode::kStopStart, RestartMode::kOverlap}) {
-    if (text == ToString(m)) return m;
-  }
-  return std::nullopt;
+  return ByName(text, {RestartMode::kStopStart, RestartMode::kOverlap});
 }
 
 std::string_view ToString(Pin pin) {
@@ -92,10 +87,7 @@ std::string_view ToString(Pin pin) {
 }
 
 std::optional<Pin> ParsePin(std::string_view text) {
-  for (Pin p : {Pin::kNone, Pin::kSpread}) {
-    if (text == ToString(p)) return p;
-  }
-  return std::nullopt;
+  return ByName(text, {Pin::kNone, Pin::kSpread});
 }
 
 bool ListenerReuseport(const Scenario& s) {
