@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # TIME_WAIT outlives the run that made it (60 s). The same run twice on one
-# fixed port: with a fresh namespace each (--isolate=on) both rows count the
-# same TIME_WAIT and start from none; in the host namespace (--isolate=off)
-# the second run starts with the first one's TIME_WAIT and counts it on its
-# port too. Root only (namespaces); the host runs use loopback and a port
-# below the ephemeral range, and leave TIME_WAIT there for 60 s.
+# fixed port: with a fresh namespace each (--isolate=on) both rows start
+# from none and enter TIME_WAIT once per connection; in the host namespace
+# (--isolate=off) the second run starts with the first one's TIME_WAIT and
+# counts it on its port too. Root only (namespaces); the host runs use
+# loopback and a port below the ephemeral range, and leave TIME_WAIT there
+# for 60 s.
 set -uo pipefail
 bin="${TWBENCH_BINARY:?TWBENCH_BINARY must name the twbench binary}"
 source "$(dirname "$0")/lib/check.sh"
@@ -17,10 +18,21 @@ connections=2000
 # port. SO_REUSEADDR lets the second run bind that port over the first one's.
 # The filter leaves out the bare-epoll baseline this matrix also registers
 # (docs/speed.md), which binds no fixed port.
+# The host runs take a port no socket uses yet: TIME_WAIT an earlier run left
+# there (this test run twice within 60 s) would expire during these runs and
+# blur what they count.
+port=''
+for candidate in $(seq 29517 29617); do
+  if [[ -z $(ss -Htan "( sport = :$candidate or dport = :$candidate )") ]]; then
+    port=$candidate
+    break
+  fi
+done
+[[ -n $port ]] || skip_all "ports 29517-29617 all hold sockets (earlier runs)"
 run() {  # run ISOLATE INDEX: one run, its row in $TMP/ISOLATE.INDEX.csv
   CHECK_TIMEOUT=60 expect_status "--isolate=$1 run $2 exits 0" 0 \
     "$bin" --closer=server --reuseaddr=1 --concurrency=64 --payload=0 \
-    --connections=$connections --port=29517 --isolate="$1" \
+    --connections=$connections --port=$port --isolate="$1" \
     --benchmark_filter='^BM_Churn/' --csv="$TMP/$1.$2.csv"
 }
 run on 1
@@ -53,17 +65,30 @@ check("isolated rows say isolated=1, host rows 0",
       == ("1", "1", "0", "0"))
 tw = lambda r: int(r["time_wait"])
 start = lambda r: int(r["time_wait_at_start"])
-# A SYN that meets a TIME_WAIT of the same 4-tuple may take it over, so a
-# run keeps a few percent less than one TIME_WAIT per connection.
+# What isolation promises is a clean slate, not an equal count: both runs
+# start from no TIME_WAIT and enter it once per connection (`tcpext_tw`,
+# the namespace's own counter). How many of those are still held at the
+# census varies with the machine's load (a late ACK's RST ends some, on two
+# CPUs 1,770-1,996 of 2,000), and the ledger names each one it lost.
 check("isolated: both runs start from no TIME_WAIT",
       start(on1) == 0 and start(on2) == 0, f"{start(on1)}, {start(on2)}")
-check("isolated: the two runs count the same TIME_WAIT (within 5%)",
-      abs(tw(on1) - tw(on2)) <= n * 0.05 and tw(on1) >= n * 0.9,
-      f"{tw(on1)} vs {tw(on2)}")
+entered = lambda r: int(r["tcpext_tw"])
+check("isolated: each run enters TIME_WAIT once per connection",
+      entered(on1) == n and entered(on2) == n,
+      f"{entered(on1)}, {entered(on2)}")
+for name, r in (("on 1", on1), ("on 2", on2)):
+    check(f"{name}: the ledger explains every TIME_WAIT not held",
+          r["tw_unexplained"] == "0" and tw(r) + int(r["tw_reset"])
+          + int(r["tw_taken_over"]) + int(r["tw_expired"])
+          + int(r["tcpext_tw_recycled"]) + int(r["tcpext_tw_killed"])
+          == entered(r),
+          f"held {tw(r)}, reset {r['tw_reset']}, "
+          f"unexplained {r['tw_unexplained']}")
+# time_wait_at_start is the whole host's; time_wait counts the run's port,
+# which no socket held before the first run.
 check("host: the second run starts with the first one's TIME_WAIT",
-      start(off2) >= start(off1) + tw(off1) * 0.9,
-      f"{start(off2)} at start, first run left {tw(off1)} on top of "
-      f"{start(off1)}")
+      start(off2) >= tw(off1) * 0.9,
+      f"{start(off2)} at start, the first run ended with {tw(off1)}")
 check("host: the second run's count on the port holds both runs'",
       tw(off2) >= tw(off1) + n // 2, f"{tw(off2)} after {tw(off1)}")
 check("host rows have no kernel-counter deltas of their own (-1)",

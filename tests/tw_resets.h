@@ -1,0 +1,29 @@
+// How many TIME_WAIT sockets of a run in a fresh namespace an RST ended: on
+// two CPUs a late ACK can reach a TIME_WAIT after its peer is gone, the
+// peer's RST ends it (tcp_rfc1337=0), and the census holds fewer than one
+// per connection; under load 10% and more (docs/time-wait-ledger.md). A test
+// that bounds the TIME_WAIT a run leaves counts those as well, from the
+// namespace's own counters: RSTs sent less the aborts' own.
+#pragma once
+
+#include <cstdint>
+
+#include "twbench/kernel_counters.h"
+
+namespace twbench::test {
+
+struct RstMark {
+  TcpCounters tcp = ReadTcp();
+  TcpExtAborts aborts = ReadTcpExtAborts();
+};
+
+// The RSTs sent since mark that were no abort's (Tcp OutRsts less TcpExt
+// TCPAbortOn*): each may have ended one TIME_WAIT. Read in the namespace of
+// the mark.
+inline std::uint64_t TimeWaitResetsSince(const RstMark& mark) {
+  const std::uint64_t rsts = Delta(ReadTcp(), mark.tcp).out_rsts;
+  const std::uint64_t aborts = Delta(ReadTcpExtAborts(), mark.aborts).total();
+  return rsts > aborts ? rsts - aborts : 0;
+}
+
+}  // namespace twbench::test
