@@ -136,6 +136,8 @@ struct Loops {
   std::vector<std::unique_ptr<Client>> clients;
   std::vector<std::unique_ptr<Server>> servers;
   ServerGroup group;
+  // Several loops restarting (loops > 1, restart_every > 0); null otherwise.
+  std::unique_ptr<RestartGroup> restarts;
 
   void Abandon() {
     for (auto& server : servers) server->Abandon();
@@ -176,6 +178,7 @@ void RunLoops(const Scenario& s, Loops& loops, const Placement& placement,
     stats->client.Merge(loops.client_stats[i].stats);
     end_ns = std::max(end_ns, loops.clients[i]->end_ns());
   }
+  if (loops.restarts) loops.restarts->ClientEnded(end_ns);
   for (auto& server : loops.servers) {
     server->RequestStop(stats->client.connected, end_ns);
   }
@@ -185,6 +188,9 @@ void RunLoops(const Scenario& s, Loops& loops, const Placement& placement,
     stats->server.Merge(st);
     stats->accepted_per_loop.push_back(st.accepted);
   }
+  // Several loops restarting: down is when no loop had a listener up, not
+  // the sum of each loop's own down time.
+  if (loops.restarts) stats->server.server_down_ns = loops.restarts->down_ns();
   for (auto& client : loops.clients) client->CloseLoop();
   for (auto& server : loops.servers) server->CloseLoop();
 }
@@ -231,6 +237,10 @@ ChurnStats RunChurn(const Scenario& s, const std::atomic<bool>* stop,
   loops.client_stats.resize(n);
   loops.server_stats.resize(n);
   loops.group = {live, s.loops};
+  if (s.loops > 1 && s.restart_every > 0) {
+    loops.restarts = std::make_unique<RestartGroup>(
+        s.loops, s.restart_mode == RestartMode::kOverlap);
+  }
   for (std::size_t i = 0; i < n; ++i) {
     const int part = static_cast<int>(i);
     ClientShare share{ShareOf(s.concurrency, s.loops, part),
@@ -238,7 +248,7 @@ ChurnStats RunChurn(const Scenario& s, const std::atomic<bool>* stop,
                       sources.empty() ? 0 : i % sources.size()};
     loops.servers.push_back(std::make_unique<Server>(
         s, &loops.server_stats[i].stats, port, placement.server_address,
-        &live->server[i], &loops.group));
+        &live->server[i], &loops.group, loops.restarts.get(), part));
     loops.clients.push_back(std::make_unique<Client>(
         s, std::move(share), &loops.client_stats[i].stats, server_address,
         client_address, stop, &live->client[i]));

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <string>
 
 #include "engine_loop.h"
@@ -93,15 +94,140 @@ std::uint64_t ServerGroup::Accepted() const {
   return n;
 }
 
+// ---------------------------------------------------- the restart group
+
+RestartGroup::RestartGroup(int loops, bool overlap)
+    : overlap_(overlap),
+      asyncs_(static_cast<std::size_t>(loops), nullptr),
+      alive_(static_cast<std::size_t>(loops), 0),
+      requested_(static_cast<std::size_t>(loops), 0),
+      in_round_(static_cast<std::size_t>(loops), 0),
+      up_(loops) {}
+
+void RestartGroup::Join(int loop, uv_async_t* async) {
+  std::lock_guard lock(mu_);
+  const auto i = static_cast<std::size_t>(loop);
+  asyncs_[i] = async;
+  alive_[i] = 1;
+}
+
+void RestartGroup::StartRound() {
+  std::lock_guard lock(mu_);
+  if (round_running_) return;
+  round_running_ = true;
+  if (overlap_) {
+    turn_ = -1;
+    EndTurnLocked(-1);
+    return;
+  }
+  pending_ = 0;
+  for (std::size_t i = 0; i < alive_.size(); ++i) {
+    if (alive_[i] == 0) continue;
+    in_round_[i] = 1;
+    ++pending_;
+    WakeLocked(static_cast<int>(i));
+  }
+  if (pending_ == 0) round_running_ = false;
+}
+
+bool RestartGroup::TakeRequest(int loop) {
+  std::lock_guard lock(mu_);
+  const auto i = static_cast<std::size_t>(loop);
+  const bool asked = requested_[i] != 0;
+  requested_[i] = 0;
+  return asked;
+}
+
+void RestartGroup::Done(int loop) {
+  std::lock_guard lock(mu_);
+  const auto i = static_cast<std::size_t>(loop);
+  if (in_round_[i] == 0) return;
+  in_round_[i] = 0;
+  requested_[i] = 0;
+  if (overlap_) {
+    EndTurnLocked(loop);
+  } else if (--pending_ == 0) {
+    round_running_ = false;
+  }
+}
+
+void RestartGroup::Leave(int loop) {
+  {
+    std::lock_guard lock(mu_);
+    alive_[static_cast<std::size_t>(loop)] = 0;
+  }
+  Done(loop);
+}
+
+// Only a loop still alive is woken: its async is open.
+void RestartGroup::WakeLocked(int loop) {
+  const auto i = static_cast<std::size_t>(loop);
+  requested_[i] = 1;
+  uv_async_send(asyncs_[i]);
+}
+
+// overlap: the turn passes to the next live loop after `loop`; past the
+// last one the round ends.
+void RestartGroup::EndTurnLocked(int loop) {
+  for (int k = loop + 1; k < static_cast<int>(alive_.size()); ++k) {
+    if (alive_[static_cast<std::size_t>(k)] == 0) continue;
+    turn_ = k;
+    in_round_[static_cast<std::size_t>(k)] = 1;
+    WakeLocked(k);
+    return;
+  }
+  turn_ = -1;
+  round_running_ = false;
+}
+
+void RestartGroup::ListenerDown(std::uint64_t now_ns) {
+  std::lock_guard lock(mu_);
+  if (--up_ == 0) down_since_ns_ = now_ns;
+}
+
+void RestartGroup::ListenerUp(std::uint64_t now_ns) {
+  std::lock_guard lock(mu_);
+  if (up_++ == 0 && !client_ended_) down_ns_ += now_ns - down_since_ns_;
+}
+
+void RestartGroup::ClientEnded(std::uint64_t end_ns) {
+  std::lock_guard lock(mu_);
+  if (up_ == 0 && end_ns > down_since_ns_) down_ns_ += end_ns - down_since_ns_;
+  client_ended_ = true;
+}
+
+std::uint64_t RestartGroup::down_ns() const {
+  std::lock_guard lock(mu_);
+  return down_ns_;
+}
+
+void RestartGroup::PublishCanCome(std::uint64_t n) {
+  std::lock_guard lock(mu_);
+  can_come_ += n;
+  ++published_;
+}
+
+std::uint64_t RestartGroup::CanCome() const {
+  std::lock_guard lock(mu_);
+  if (published_ < static_cast<int>(asyncs_.size())) {
+    return std::numeric_limits<std::uint64_t>::max();
+  }
+  return can_come_;
+}
+
+// ------------------------------------------------------------- the server
+
 Server::Server(const Scenario& s, ServerStats* stats, std::uint16_t port,
                std::optional<sockaddr_storage> address, ServerLive* live,
-               const ServerGroup* group)
+               const ServerGroup* group, RestartGroup* restarts, int index)
     : s_(s),
       stats_(stats),
       port_(port),
       address_(address),
       live_(live),
       group_(group),
+      restarts_(restarts),
+      index_(index),
       throttle_(&stats->accept_pauses,
                 [this] { AcceptOne(AsStream(Active())); }),
       conns_(s, stats, live, [this] {
@@ -118,6 +244,14 @@ int Server::Init(UniqueFd listener, const char** what) {
     return rc;
   }
   stop_async_.data = this;
+  if (restarts_ != nullptr) {
+    if (int rc = uv_async_init(&loop_, &restart_async_, OnRestartAsync);
+        rc != 0) {
+      return rc;
+    }
+    restart_async_.data = this;
+    restarts_->Join(index_, &restart_async_);
+  }
   uv_timer_init(&loop_, &drain_);
   drain_.data = this;
   uv_timer_init(&loop_, &drain_poll_);
@@ -175,6 +309,7 @@ void Server::Enter(ListenerState from, ListenerEvent event) {
       if (from == ListenerState::kRestartRetrying) RestartDone();
       // overlap: the old listener kept serving (the new bind is counted).
       if (from == ListenerState::kOverlapBinding) ++stats_->restarts_failed;
+      RoundPartDone();
       break;
     case ListenerState::kDraining:
       uv_timer_stop(&restart_timer_);  // an overlap's retire, if due
@@ -192,6 +327,7 @@ void Server::Enter(ListenerState from, ListenerEvent event) {
       break;
     case ListenerState::kRestartFailed:
       ++stats_->restarts_failed;
+      RoundPartDone();
       break;
     case ListenerState::kClosingForGood:
       if (event == ListenerEvent::kDrainTimeout) {
@@ -254,11 +390,20 @@ void Server::AfterAccept() {
 }
 
 // Every accept before the stop counts, also those an overlap's old listener
-// makes while it retires; the restart begins in the open state.
+// makes while it retires; the restart begins in the open state. With a
+// restart group, a loop's share of restart_every starts a round of all
+// loops (if none runs; asked again every share while one does).
 void Server::CountTowardsRestart() {
   using S = ListenerState;
   if (state_ != S::kOpen && state_ != S::kOverlapDrainingOld &&
       state_ != S::kOverlapClosingOld) {
+    return;
+  }
+  if (restarts_ != nullptr) {
+    const int share = (s_.restart_every + s_.loops - 1) / s_.loops;
+    if (++since_restart_ % share == 0 && state_ == S::kOpen) {
+      restarts_->StartRound();
+    }
     return;
   }
   if (++since_restart_ < s_.restart_every) return;
@@ -277,12 +422,36 @@ void Server::OnStopAsync(uv_async_t* a) {
   static_cast<Server*>(a->data)->Stop();
 }
 
+// A round of the restart group reached this loop: it restarts now, or, if
+// its listener is not simply open, its part of the round is over.
+void Server::OnRestartAsync(uv_async_t* a) {
+  auto* self = static_cast<Server*>(a->data);
+  if (!self->restarts_->TakeRequest(self->index_)) return;
+  if (self->state_ != ListenerState::kOpen) {
+    self->restarts_->Done(self->index_);
+    return;
+  }
+  self->since_restart_ = 0;
+  self->On(self->s_.restart_mode == RestartMode::kOverlap
+               ? ListenerEvent::kOverlapCountReached
+               : ListenerEvent::kAcceptCountReached);
+}
+
+// The loop's restart of a round ended (listening again, or given up).
+void Server::RoundPartDone() {
+  if (restarts_ != nullptr) restarts_->Done(index_);
+}
+
 // The client is done. Connections it made but the server has not yet
 // accepted are accepted first: closing a listener resets its accept queue,
 // and that RST would kill the client's TIME_WAIT. Then the listener closes;
 // open connections close on their EOF. The drain timer bounds both waits.
 void Server::Stop() {
   uv_close(AsHandle(&stop_async_), nullptr);
+  if (restarts_ != nullptr) {
+    restarts_->Leave(index_);  // no wake-up comes after this
+    uv_close(AsHandle(&restart_async_), nullptr);
+  }
   EndDownTime();
   LimitExpectedAccepts();
   uv_timer_start(&drain_, OnDrainTimeout, kDrainMs, 0);
@@ -298,11 +467,14 @@ void Server::Stop() {
   }
 }
 
-// With one loop its own accepts are all; with several, the group's.
+// With one loop its own accepts are all; with several, the group's, and
+// with restarts in several loops no more than all loops can still accept.
 bool Server::AllAccepted() const {
   const std::uint64_t accepted =
       group_->loops > 1 ? group_->Accepted() : stats_->accepted;
-  return accepted >= expected_accepts_.load();
+  std::uint64_t expected = expected_accepts_.load();
+  if (restarts_ != nullptr) expected = std::min(expected, restarts_->CanCome());
+  return accepted >= expected;
 }
 
 void Server::OnDrainPoll(uv_timer_t* t) {
@@ -336,6 +508,11 @@ void Server::LimitExpectedAccepts() {
   const std::uint64_t can_come =
       listening ? stats_->accepted + AcceptQueueLength(Active())
                 : stats_->accepted;
+  // Several loops: the bound is the group's sum (AllAccepted).
+  if (restarts_ != nullptr) {
+    restarts_->PublishCanCome(can_come);
+    return;
+  }
   expected_accepts_.store(std::min(expected_accepts_.load(), can_come));
 }
 
@@ -362,6 +539,7 @@ void Server::OnListenerClosed(uv_handle_t* h) {
 void Server::BeginRestart() {
   stats_->accept_queue_lost += AcceptQueueLength(Active());
   restart_start_ns_ = down_since_ns_ = NowNs();
+  if (restarts_ != nullptr) restarts_->ListenerDown(restart_start_ns_);
   retry_ms_ = 0;
   CloseListener();  // the callback, later in this loop turn, binds
 }
@@ -409,6 +587,7 @@ void Server::RestartDone() {
   stats_->restart_downtime.Record(now - restart_start_ns_);
   stats_->server_down_ns += now - down_since_ns_;
   down_since_ns_ = 0;
+  if (restarts_ != nullptr) restarts_->ListenerUp(now);
   ++stats_->restarts;
   Bump(live_->restarts);
   stats_->restart_reuseaddr = ListenerOption(Active(), SO_REUSEADDR);
@@ -476,6 +655,12 @@ void Server::TryOverlap() {
   active_ = 1 - active_;  // the old listener stays in the other slot
   ListenOrDie(std::move(fd));
   // New SYNs go to the new listener only: the old one's queue can drain.
+  // Not with several loops: "member 1" would take every loop's share; the
+  // old listener keeps its share until it closes (docs/restarts.md).
+  if (restarts_ != nullptr) {
+    On(ListenerEvent::kBindOk);
+    return;
+  }
   if (int err = SteerToNewest(Active()); err != 0) {
     spdlog::debug("overlap: SO_ATTACH_REUSEPORT_CBPF: {}", std::strerror(err));
   }

@@ -9,7 +9,9 @@
 
 #include <atomic>
 #include <cstdint>
+#include <mutex>
 #include <optional>
+#include <vector>
 
 #include "accept_throttle.h"
 #include "server_conns.h"
@@ -32,6 +34,68 @@ struct ServerGroup {
   std::uint64_t Accepted() const;
 };
 
+// Listener restarts with several server loops (accept=reuseport): a round
+// restarts every loop's listener, all at once (stop_start) or one loop after
+// the other (overlap). Touched only at restart events and at the stop, under
+// one mutex: nothing shared per connection. Each loop registers a uv_async_t;
+// a sender holds the mutex and wakes only loops still alive, and a loop
+// leaves (under the mutex) before it closes its async, so no uv_async_send
+// meets a closed handle.
+class RestartGroup {
+ public:
+  RestartGroup(int loops, bool overlap);
+
+  // At the loop's Init, on the loop's thread, before any thread runs.
+  void Join(int loop, uv_async_t* async);
+  // Starts a round unless one is running: stop_start wakes every loop,
+  // overlap wakes the first. Any thread of the group.
+  void StartRound();
+  // In the loop's async callback: whether a round asked this loop to restart
+  // (an async send may wake it for nothing).
+  bool TakeRequest(int loop);
+  // The loop's part of the round is over (restarted, failed, or could not
+  // begin): stop_start counts it off; overlap wakes the next loop.
+  void Done(int loop);
+  // At the loop's stop, before it closes its async: no more wake-ups; its
+  // part of a running round is over.
+  void Leave(int loop);
+
+  // stop_start: the group's down time is the time with no listener up in any
+  // loop, until the client finished (ClientEnded, called once, before any
+  // loop's stop).
+  void ListenerDown(std::uint64_t now_ns);
+  void ListenerUp(std::uint64_t now_ns);
+  void ClientEnded(std::uint64_t end_ns);
+  std::uint64_t down_ns() const;
+
+  // The end-of-run drain: connections lost in a closed listener's queue
+  // never come. Each loop, at its stop, publishes how many it can accept in
+  // all (its accepts plus its live listener's queue); once all have, the
+  // group's total bounds the accepts the drain waits for.
+  void PublishCanCome(std::uint64_t n);
+  std::uint64_t CanCome() const;  // UINT64_MAX until every loop published
+
+ private:
+  void WakeLocked(int loop);
+  void EndTurnLocked(int loop);
+
+  mutable std::mutex mu_;
+  const bool overlap_;
+  std::vector<uv_async_t*> asyncs_;
+  std::vector<char> alive_;
+  std::vector<char> requested_;
+  std::vector<char> in_round_;
+  bool round_running_ = false;
+  int pending_ = 0;  // stop_start: loops whose part of the round runs
+  int turn_ = -1;    // overlap: the loop whose turn it is
+  int up_;           // loops with a listener up
+  std::uint64_t down_since_ns_ = 0;
+  std::uint64_t down_ns_ = 0;
+  bool client_ended_ = false;
+  int published_ = 0;
+  std::uint64_t can_come_ = 0;
+};
+
 // After the run, with every loop's listener closed and its connections gone:
 // a fresh socket with the same options (or Scenario::new_reuseaddr) on the
 // same address and port ("restart the server at once"), once the run's
@@ -44,9 +108,12 @@ void RebindAfterRun(const Scenario& s, std::uint16_t port,
 
 class Server {
  public:
+  // `restarts`: the group of the run's loops when several restart
+  // (loops > 1, restart_every > 0); null otherwise. `index`: this loop's.
   Server(const Scenario& s, ServerStats* stats, std::uint16_t port,
          std::optional<sockaddr_storage> address, ServerLive* live,
-         const ServerGroup* group);
+         const ServerGroup* group, RestartGroup* restarts = nullptr,
+         int index = 0);
 
   // Opens the loop and hands the harness-made listener to libuv. Fails when
   // the process is out of fds, naming the call in *what; Abandon() then
@@ -64,6 +131,7 @@ class Server {
  private:
   static void OnConnection(uv_stream_t* listener, int status);
   static void OnStopAsync(uv_async_t* a);
+  static void OnRestartAsync(uv_async_t* a);
   static void OnDrainTimeout(uv_timer_t* t);
   static void OnDrainPoll(uv_timer_t* t);
   static void OnListenerClosed(uv_handle_t* h);
@@ -89,6 +157,7 @@ class Server {
   UniqueFd BindNew();
   void ListenOrDie(UniqueFd fd);
   void RestartDone();
+  void RoundPartDone();
   void ScheduleRetry();
   void TryOverlap();
   void OverlapDone();
@@ -106,6 +175,8 @@ class Server {
   std::optional<sockaddr_storage> address_;  // null: loopback
   ServerLive* live_;
   const ServerGroup* group_;
+  RestartGroup* restarts_;  // null: this loop restarts on its own, if at all
+  int index_;
   uv_loop_t loop_{};
   bool loop_ready_ = false;  // uv_loop_init succeeded
   // Two slots: an overlap restart opens the new listener in the free one
@@ -114,6 +185,7 @@ class Server {
   int active_ = 0;  // the slot of the listener that serves
   ListenerState state_ = ListenerState::kOpen;
   uv_async_t stop_async_{};
+  uv_async_t restart_async_{};  // restarts_: the group's wake-up
   uv_timer_t drain_{};
   uv_timer_t drain_poll_{};  // several loops: checks the group's accepts
   std::atomic<std::uint64_t> expected_accepts_{0};

@@ -368,6 +368,75 @@ TEST(RestartChurnTest, StopStartWithReuseportStillGoesDown) {
   });
 }
 
+// Two server loops, accept=reuseport: a round restarts both listeners, all
+// at once (stop_start) or one after the other (overlap). Each loop's share
+// of restart_every (250 here) starts a round.
+Scenario RestartingTwoLoops(RestartMode mode) {
+  Scenario s = Restarting(Closer::kServer, true, {}, 500, 4000);
+  s.loops = 2;
+  s.accept = AcceptMode::kReuseport;
+  s.restart_mode = mode;
+  s.concurrency = 16;
+  return s;
+}
+
+// Every attempt completed or failed; each round restarted both loops (the
+// last round perhaps cut by the end).
+void ExpectRoundsInEveryLoop(const ChurnStats& st) {
+  ExpectRanToBudget(st, 4000);
+  const ErrorCounts& e = st.client.errors;
+  EXPECT_EQ(st.client.completed + e.Total(), st.client.attempted)
+      << e.Summary();
+  EXPECT_EQ(BindFailures(st), 0u) << st.errors().Summary();
+  ASSERT_EQ(st.accepted_per_loop.size(), 2u);
+  EXPECT_GT(st.accepted_per_loop[0], 0u);
+  EXPECT_GT(st.accepted_per_loop[1], 0u);
+  // ~4000 / 500 rounds of two restarts each, minus what losses delay.
+  EXPECT_GE(st.server.restarts, 2u * 4u);
+  EXPECT_EQ(st.server.restart_downtime.count(), st.server.restarts);
+  EXPECT_EQ(e.Total(), st.client.attempted - st.server.accepted) << e.Summary();
+  EXPECT_LE(st.server.accept_queue_lost, e.Total()) << e.Summary();
+}
+
+TEST(RestartChurnTest, TwoLoopsStopStartRestartTogether) {
+  Isolated([] {
+    const ChurnStats st = RunChurn(RestartingTwoLoops(RestartMode::kStopStart));
+    ExpectRoundsInEveryLoop(st);
+    EXPECT_GT(st.server.restart_downtime.min_ns(), 0u);
+    // Both listeners closed at once: a moment with none.
+    EXPECT_GT(st.server.server_down_ns, 0u);
+    EXPECT_LE(st.server.server_down_ns,
+              static_cast<std::uint64_t>(st.client.seconds * 1e9));
+  });
+}
+
+TEST(RestartChurnTest, TwoLoopsOverlapOneAfterTheOther) {
+  Isolated([] {
+    const ChurnStats st = RunChurn(RestartingTwoLoops(RestartMode::kOverlap));
+    ExpectRoundsInEveryLoop(st);
+    EXPECT_EQ(st.server.restarts_failed, 0u);
+    EXPECT_EQ(st.server.restart_downtime.max_ns(), 0u);
+    EXPECT_EQ(st.server.server_down_ns, 0u);
+    const ErrorCounts& e = st.client.errors;
+    // Always a listener: nothing refused; what was lost sat in a retired
+    // listener's queue at its close.
+    EXPECT_EQ(e.At(Step::kConnect, "ECONNREFUSED"), 0u) << e.Summary();
+    EXPECT_EQ(e.Total(), Resets(e)) << e.Summary();
+  });
+}
+
+TEST(RestartScenarioTest, SharedAcceptWithSeveralLoopsRefusesRestarts) {
+  Scenario s;
+  s.loops = 2;
+  s.concurrency = 2;
+  s.restart_every = 100;
+  s.accept = AcceptMode::kShared;
+  EXPECT_NE(Validate(s).find("accept shared"), std::string::npos)
+      << Validate(s);
+  s.accept = AcceptMode::kReuseport;
+  EXPECT_EQ(Validate(s), "");
+}
+
 TEST(RestartScenarioTest, NegativeRestartEveryIsRefusedByName) {
   Scenario s;
   s.restart_every = -1;
