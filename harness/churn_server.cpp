@@ -100,8 +100,9 @@ RestartGroup::RestartGroup(int loops, bool overlap)
     : overlap_(overlap),
       asyncs_(static_cast<std::size_t>(loops), nullptr),
       alive_(static_cast<std::size_t>(loops), 0),
-      requested_(static_cast<std::size_t>(loops), 0),
+      requested_(static_cast<std::size_t>(loops), Request::kNone),
       in_round_(static_cast<std::size_t>(loops), 0),
+      closed_(static_cast<std::size_t>(loops), 0),
       up_(loops) {}
 
 void RestartGroup::Join(int loop, uv_async_t* async) {
@@ -124,17 +125,18 @@ void RestartGroup::StartRound() {
   for (std::size_t i = 0; i < alive_.size(); ++i) {
     if (alive_[i] == 0) continue;
     in_round_[i] = 1;
+    closed_[i] = 0;
     ++pending_;
-    WakeLocked(static_cast<int>(i));
+    WakeLocked(static_cast<int>(i), Request::kRestart);
   }
   if (pending_ == 0) round_running_ = false;
 }
 
-bool RestartGroup::TakeRequest(int loop) {
+RestartGroup::Request RestartGroup::TakeRequest(int loop) {
   std::lock_guard lock(mu_);
   const auto i = static_cast<std::size_t>(loop);
-  const bool asked = requested_[i] != 0;
-  requested_[i] = 0;
+  const Request asked = requested_[i];
+  requested_[i] = Request::kNone;
   return asked;
 }
 
@@ -143,11 +145,13 @@ void RestartGroup::Done(int loop) {
   const auto i = static_cast<std::size_t>(loop);
   if (in_round_[i] == 0) return;
   in_round_[i] = 0;
-  requested_[i] = 0;
+  requested_[i] = Request::kNone;
   if (overlap_) {
     EndTurnLocked(loop);
   } else if (--pending_ == 0) {
     round_running_ = false;
+  } else if (AllClosedLocked()) {
+    WakeClosedLocked(-1);  // the one they waited for left the round
   }
 }
 
@@ -160,10 +164,27 @@ void RestartGroup::Leave(int loop) {
 }
 
 // Only a loop still alive is woken: its async is open.
-void RestartGroup::WakeLocked(int loop) {
+void RestartGroup::WakeLocked(int loop, Request request) {
   const auto i = static_cast<std::size_t>(loop);
-  requested_[i] = 1;
+  requested_[i] = request;
   uv_async_send(asyncs_[i]);
+}
+
+bool RestartGroup::AllClosedLocked() const {
+  for (std::size_t i = 0; i < in_round_.size(); ++i) {
+    if (in_round_[i] != 0 && closed_[i] == 0) return false;
+  }
+  return true;
+}
+
+// A loop woken with kRebind that has rebound already ignores it.
+void RestartGroup::WakeClosedLocked(int except) {
+  for (std::size_t i = 0; i < in_round_.size(); ++i) {
+    const int k = static_cast<int>(i);
+    if (k != except && in_round_[i] != 0 && alive_[i] != 0) {
+      WakeLocked(k, Request::kRebind);
+    }
+  }
 }
 
 // overlap: the turn passes to the next live loop after `loop`; past the
@@ -173,16 +194,24 @@ void RestartGroup::EndTurnLocked(int loop) {
     if (alive_[static_cast<std::size_t>(k)] == 0) continue;
     turn_ = k;
     in_round_[static_cast<std::size_t>(k)] = 1;
-    WakeLocked(k);
+    WakeLocked(k, Request::kRestart);
     return;
   }
   turn_ = -1;
   round_running_ = false;
 }
 
-void RestartGroup::ListenerDown(std::uint64_t now_ns) {
+void RestartGroup::ListenerDown(int loop, std::uint64_t now_ns) {
   std::lock_guard lock(mu_);
   if (--up_ == 0) down_since_ns_ = now_ns;
+  closed_[static_cast<std::size_t>(loop)] = 1;
+  if (AllClosedLocked()) WakeClosedLocked(loop);
+}
+
+bool RestartGroup::MayRebind(int loop) {
+  std::lock_guard lock(mu_);
+  if (in_round_[static_cast<std::size_t>(loop)] == 0) return true;
+  return AllClosedLocked();
 }
 
 void RestartGroup::ListenerUp(std::uint64_t now_ns) {
@@ -320,6 +349,11 @@ void Server::Enter(ListenerState from, ListenerEvent event) {
       break;
     case ListenerState::kRestartRetrying:
       if (event == ListenerEvent::kCloseCallback) {
+        // Several loops: the server binds again once all have closed.
+        if (restarts_ != nullptr && !restarts_->MayRebind(index_)) {
+          waiting_for_group_ = true;
+          break;
+        }
         TryRestart();  // the handle is free: the new socket goes into it
       } else {
         ScheduleRetry();
@@ -424,9 +458,22 @@ void Server::OnStopAsync(uv_async_t* a) {
 
 // A round of the restart group reached this loop: it restarts now, or, if
 // its listener is not simply open, its part of the round is over.
+// Or every loop of a stop_start round has closed: this one binds again.
 void Server::OnRestartAsync(uv_async_t* a) {
   auto* self = static_cast<Server*>(a->data);
-  if (!self->restarts_->TakeRequest(self->index_)) return;
+  switch (self->restarts_->TakeRequest(self->index_)) {
+    case RestartGroup::Request::kNone:
+      return;
+    case RestartGroup::Request::kRebind:
+      if (self->waiting_for_group_ &&
+          self->state_ == ListenerState::kRestartRetrying) {
+        self->waiting_for_group_ = false;
+        self->TryRestart();
+      }
+      return;
+    case RestartGroup::Request::kRestart:
+      break;
+  }
   if (self->state_ != ListenerState::kOpen) {
     self->restarts_->Done(self->index_);
     return;
@@ -539,7 +586,7 @@ void Server::OnListenerClosed(uv_handle_t* h) {
 void Server::BeginRestart() {
   stats_->accept_queue_lost += AcceptQueueLength(Active());
   restart_start_ns_ = down_since_ns_ = NowNs();
-  if (restarts_ != nullptr) restarts_->ListenerDown(restart_start_ns_);
+  if (restarts_ != nullptr) restarts_->ListenerDown(index_, restart_start_ns_);
   retry_ms_ = 0;
   CloseListener();  // the callback, later in this loop turn, binds
 }

@@ -50,9 +50,10 @@ class RestartGroup {
   // Starts a round unless one is running: stop_start wakes every loop,
   // overlap wakes the first. Any thread of the group.
   void StartRound();
-  // In the loop's async callback: whether a round asked this loop to restart
-  // (an async send may wake it for nothing).
-  bool TakeRequest(int loop);
+  // What a wake-up asked of the loop (an async send may wake it for
+  // nothing): in the loop's async callback.
+  enum class Request : char { kNone, kRestart, kRebind };
+  Request TakeRequest(int loop);
   // The loop's part of the round is over (restarted, failed, or could not
   // begin): stop_start counts it off; overlap wakes the next loop.
   void Done(int loop);
@@ -60,10 +61,14 @@ class RestartGroup {
   // part of a running round is over.
   void Leave(int loop);
 
-  // stop_start: the group's down time is the time with no listener up in any
+  // stop_start: a round restarts the server as a whole. Every loop of the
+  // round closes its listener (ListenerDown), and binds a new one only once
+  // all have closed (MayRebind; the last to close wakes those waiting with
+  // kRebind). The group's down time is the time with no listener up in any
   // loop, until the client finished (ClientEnded, called once, before any
   // loop's stop).
-  void ListenerDown(std::uint64_t now_ns);
+  void ListenerDown(int loop, std::uint64_t now_ns);
+  bool MayRebind(int loop);
   void ListenerUp(std::uint64_t now_ns);
   void ClientEnded(std::uint64_t end_ns);
   std::uint64_t down_ns() const;
@@ -76,15 +81,18 @@ class RestartGroup {
   std::uint64_t CanCome() const;  // UINT64_MAX until every loop published
 
  private:
-  void WakeLocked(int loop);
+  void WakeLocked(int loop, Request request);
   void EndTurnLocked(int loop);
+  bool AllClosedLocked() const;
+  void WakeClosedLocked(int except);
 
   mutable std::mutex mu_;
   const bool overlap_;
   std::vector<uv_async_t*> asyncs_;
   std::vector<char> alive_;
-  std::vector<char> requested_;
+  std::vector<Request> requested_;
   std::vector<char> in_round_;
+  std::vector<char> closed_;  // stop_start: closed its listener this round
   bool round_running_ = false;
   int pending_ = 0;  // stop_start: loops whose part of the round runs
   int turn_ = -1;    // overlap: the loop whose turn it is
@@ -197,6 +205,7 @@ class Server {
   std::uint64_t down_since_ns_ = 0;     // 0: a listener is up
   std::uint64_t retry_ms_ = 0;          // the last backoff
   int retire_turns_ = 0;  // overlap: turns the old listener has drained
+  bool waiting_for_group_ = false;  // closed; the other loops not yet
   AcceptThrottle throttle_;
   ServerConns conns_;
 };

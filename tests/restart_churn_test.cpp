@@ -419,9 +419,13 @@ TEST(RestartChurnTest, TwoLoopsOverlapOneAfterTheOther) {
     EXPECT_EQ(st.server.server_down_ns, 0u);
     const ErrorCounts& e = st.client.errors;
     // Always a listener: nothing refused; what was lost sat in a retired
-    // listener's queue at its close.
+    // listener's queue at its close (or, racing a close, timed out: at most
+    // once per close, as in ExpectEveryOtherAttemptRefusedOrReset).
     EXPECT_EQ(e.At(Step::kConnect, "ECONNREFUSED"), 0u) << e.Summary();
-    EXPECT_EQ(e.Total(), Resets(e)) << e.Summary();
+    const std::uint64_t timeouts =
+        e.At(Step::kConnect, "ETIMEDOUT") + e.At(Step::kRead, "ETIMEDOUT");
+    EXPECT_LE(timeouts, 2 * st.server.restarts) << e.Summary();
+    EXPECT_EQ(e.Total(), Resets(e) + timeouts) << e.Summary();
   });
 }
 
