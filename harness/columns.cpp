@@ -329,7 +329,8 @@ constexpr Column kColumns[] = {
     {"server_down_ms", ColumnGroup::kCounter, &kS9, "ms", Compare::kBehaviour, false,
      "total time without a listener during the churn: completed "
      "restarts plus a failed one up to the client's end (for a restart "
-     "that never came back: the measured lower bound)"},
+     "that never came back: the measured lower bound); with several "
+     "loops, the time no loop had one"},
     {"accept_queue_lost", ColumnGroup::kCounter, &kS9, "count", Compare::kBehaviour, false,
      "connections in a listener's accept queue when a restart closed it "
      "(the kernel resets them; the client saw them established, the "

@@ -157,6 +157,8 @@ struct ServerStats {
   LatencyHistogram restart_downtime;
   // Time the server had no listener during the churn: the completed
   // restarts' downtime plus a failed restart's until the client finished.
+  // Several loops: per loop here; RunChurn puts the time no loop had a
+  // listener in the merged stats (RestartGroup).
   std::uint64_t server_down_ns = 0;
   // Connections in a listener's accept queue when a restart closed it
   // (TCP_INFO tcpi_unacked): the kernel resets them.
