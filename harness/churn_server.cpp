@@ -117,7 +117,6 @@ void RestartGroup::StartRound() {
   if (round_running_) return;
   round_running_ = true;
   if (overlap_) {
-    turn_ = -1;
     EndTurnLocked(-1);
     return;
   }
@@ -192,12 +191,10 @@ void RestartGroup::WakeClosedLocked(int except) {
 void RestartGroup::EndTurnLocked(int loop) {
   for (int k = loop + 1; k < static_cast<int>(alive_.size()); ++k) {
     if (alive_[static_cast<std::size_t>(k)] == 0) continue;
-    turn_ = k;
     in_round_[static_cast<std::size_t>(k)] = 1;
     WakeLocked(k, Request::kRestart);
     return;
   }
-  turn_ = -1;
   round_running_ = false;
 }
 

@@ -91,11 +91,10 @@ class RestartGroup {
   std::vector<uv_async_t*> asyncs_;
   std::vector<char> alive_;
   std::vector<Request> requested_;
-  std::vector<char> in_round_;
-  std::vector<char> closed_;  // stop_start: closed its listener this round
+  std::vector<char> in_round_;  // in the round (overlap: its turn), not done
+  std::vector<char> closed_;    // stop_start: closed its listener this round
   bool round_running_ = false;
   int pending_ = 0;  // stop_start: loops whose part of the round runs
-  int turn_ = -1;    // overlap: the loop whose turn it is
   int up_;           // loops with a listener up
   std::uint64_t down_since_ns_ = 0;
   std::uint64_t down_ns_ = 0;
