@@ -4,7 +4,6 @@
 // are merged once the threads are joined.
 #include "twbench/churn.h"
 
-#include <fcntl.h>
 #include <uv.h>
 
 #include <algorithm>
@@ -80,7 +79,7 @@ RunListeners MakeRunListeners(const Scenario& s, const Placement& placement) {
     for (int i = 1; i < s.loops; ++i) {
       ListenerResult r;
       if (s.accept == AcceptMode::kShared) {
-        r.fd = UniqueFd(fcntl(out.fds[0].get(), F_DUPFD_CLOEXEC, 0));
+        r.fd = DupListener(out.fds[0].get());
         r.failed_step = Step::kSetup;
         r.error = r.fd ? 0 : -errno;
       } else {
@@ -239,7 +238,8 @@ ChurnStats RunChurn(const Scenario& s, const std::atomic<bool>* stop,
   loops.group = {live, s.loops};
   if (s.loops > 1 && s.restart_every > 0) {
     loops.restarts = std::make_unique<RestartGroup>(
-        s.loops, s.restart_mode == RestartMode::kOverlap);
+        s.loops, s.restart_mode == RestartMode::kOverlap,
+        s.accept == AcceptMode::kShared);
   }
   for (std::size_t i = 0; i < n; ++i) {
     const int part = static_cast<int>(i);

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <iterator>
 #include <limits>
 #include <string>
 
@@ -21,10 +22,10 @@ namespace {
 constexpr std::uint64_t kDrainMs = 1000;  // server's wait for last EOFs
 // A restart's retries: 1 ms, doubling up to this, until restart_max_wait_s.
 constexpr std::uint64_t kRestartRetryMaxMs = 50;
-// overlap: the old listener's wait for handshakes under way, then the loop
-// turns it gets at most to empty its queue before it closes.
+// overlap: the old listener's wait for handshakes under way, and the looks
+// at its queue, each after that wait, before it closes regardless.
 constexpr std::uint64_t kRetireWaitMs = 1;
-constexpr int kRetireTurnsMax = 100;
+constexpr int kRetireLooksMax = 100;
 // The rebind's wait for the run's sockets to finish closing on the wire:
 // past a 200 ms RTO and a second one of 400 ms (docs/engine-limits.md).
 constexpr double kRebindWaitMaxS = 1.0;
@@ -67,20 +68,52 @@ std::uint64_t AwaitClosedOnTheWire(std::uint16_t port, bool* settled) {
   return NowNs() - start;
 }
 
-// A reuseport group's program: every new connection to member 1, the newer
-// of two listeners (the kernel appends a joining socket and moves the last
-// one into a leaver's place). With one member the index is out of range and
-// the kernel picks by hash. Returns the errno of a failed attach, or 0.
-int SteerToNewest(uv_tcp_t* listener) {
-  sock_filter code[] = {{BPF_RET | BPF_K, 0, 0, 1}};
-  sock_fprog prog{1, code};
-  uv_os_fd_t fd;
-  if (uv_fileno(AsHandle(listener), &fd) != 0) return EBADF;
+// The reuseport group's program while listener `leaving` retires: every new
+// connection to another of the group's `members` + 1 sockets (the new one
+// appended last), spread by a hash of the client's port. The kernel appends a
+// joining socket and moves the last one into a leaver's place, and listeners
+// are made in loop order, so loop k's listener is member k. With one member
+// this is "return 1", the newer of two. An index out of range makes the
+// kernel fall back to its hash. Returns the errno of a failed attach, or 0.
+int SteerAwayFrom(int fd, Family family, int leaving, int members) {
+  // The run_bpf_filter data starts past the TCP header: the source port is
+  // read from the network header (SYNs carry no IP options or extension
+  // headers here). connect() picks even ports: the multiply mixes them.
+  const std::uint32_t port_at = static_cast<std::uint32_t>(SKF_NET_OFF) +
+                                (family == Family::kIPv4 ? 20u : 40u);
+  const auto k = static_cast<std::uint32_t>(leaving);
+  const auto n = static_cast<std::uint32_t>(members);
+  sock_filter spread[] = {
+      {BPF_LD | BPF_H | BPF_ABS, 0, 0, port_at},
+      {BPF_ALU | BPF_MUL | BPF_K, 0, 0, 0x9e3779b1u},
+      {BPF_ALU | BPF_RSH | BPF_K, 0, 0, 16},
+      {BPF_ALU | BPF_MOD | BPF_K, 0, 0, n},
+      {BPF_JMP | BPF_JGE | BPF_K, 0, 1, k},  // skip the leaving one
+      {BPF_ALU | BPF_ADD | BPF_K, 0, 0, 1},
+      {BPF_RET | BPF_A, 0, 0, 0},
+  };
+  sock_filter newest[] = {{BPF_RET | BPF_K, 0, 0, 1}};
+  sock_fprog prog{1, newest};
+  if (members > 1) {
+    prog = {static_cast<unsigned short>(std::size(spread)), spread};
+  }
   if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &prog,
                  sizeof(prog)) != 0) {
     return errno;
   }
   return 0;
+}
+
+// Back to the kernel's hash over the group. ENOENT: no program attached.
+void Unsteer(uv_tcp_t* listener) {
+  uv_os_fd_t fd;
+  int unused = 0;
+  if (uv_fileno(AsHandle(listener), &fd) == 0 &&
+      setsockopt(fd, SOL_SOCKET, SO_DETACH_REUSEPORT_BPF, &unused,
+                 sizeof(unused)) != 0 &&
+      errno != ENOENT) {
+    spdlog::debug("overlap: SO_DETACH_REUSEPORT_BPF: {}", std::strerror(errno));
+  }
 }
 
 }  // namespace
@@ -96,14 +129,16 @@ std::uint64_t ServerGroup::Accepted() const {
 
 // ---------------------------------------------------- the restart group
 
-RestartGroup::RestartGroup(int loops, bool overlap)
+RestartGroup::RestartGroup(int loops, bool overlap, bool shared)
     : overlap_(overlap),
+      shared_(shared),
       asyncs_(static_cast<std::size_t>(loops), nullptr),
       alive_(static_cast<std::size_t>(loops), 0),
       requested_(static_cast<std::size_t>(loops), Request::kNone),
       in_round_(static_cast<std::size_t>(loops), 0),
       closed_(static_cast<std::size_t>(loops), 0),
-      up_(loops) {}
+      up_(loops),
+      held_(static_cast<std::size_t>(loops), 0) {}
 
 void RestartGroup::Join(int loop, uv_async_t* async) {
   std::lock_guard lock(mu_);
@@ -128,7 +163,7 @@ void RestartGroup::StartRound() {
     ++pending_;
     WakeLocked(static_cast<int>(i), Request::kRestart);
   }
-  if (pending_ == 0) round_running_ = false;
+  if (pending_ == 0) EndRoundLocked();
 }
 
 RestartGroup::Request RestartGroup::TakeRequest(int loop) {
@@ -145,10 +180,11 @@ void RestartGroup::Done(int loop) {
   if (in_round_[i] == 0) return;
   in_round_[i] = 0;
   requested_[i] = Request::kNone;
+  if (shared_) SharedTurnOverLocked(loop);
   if (overlap_) {
     EndTurnLocked(loop);
   } else if (--pending_ == 0) {
-    round_running_ = false;
+    EndRoundLocked();
   } else if (AllClosedLocked()) {
     WakeClosedLocked(-1);  // the one they waited for left the round
   }
@@ -195,7 +231,58 @@ void RestartGroup::EndTurnLocked(int loop) {
     WakeLocked(k, Request::kRestart);
     return;
   }
+  EndRoundLocked();
+}
+
+// The loops hold dups of the round's socket: the group lets go of its own.
+void RestartGroup::EndRoundLocked() {
   round_running_ = false;
+  new_socket_.reset();
+  binder_ = -1;
+  bind_gave_up_ = false;
+}
+
+// The binder's part ended without a socket: it gave up (the others give up
+// too), or it left at its stop (another loop binds). stop_start loops
+// waiting for it are woken to learn which.
+void RestartGroup::SharedTurnOverLocked(int loop) {
+  if (binder_ != loop || new_socket_) return;
+  if (alive_[static_cast<std::size_t>(loop)] != 0) {
+    bind_gave_up_ = true;
+  } else {
+    binder_ = -1;
+  }
+  if (!overlap_) WakeClosedLocked(loop);
+}
+
+RestartGroup::Shared RestartGroup::TakeShared(int loop, UniqueFd* fd,
+                                              int* error, int* generation) {
+  std::lock_guard lock(mu_);
+  if (new_socket_) {
+    *fd = DupListener(new_socket_.get());
+    *error = errno;
+    if (*fd) held_[static_cast<std::size_t>(loop)] = *generation = generation_;
+    return Shared::kTaken;
+  }
+  if (bind_gave_up_) return Shared::kGaveUp;
+  if (binder_ != -1 && binder_ != loop) return Shared::kWait;
+  binder_ = loop;
+  return Shared::kBind;
+}
+
+void RestartGroup::KeepShared(UniqueFd fd) {
+  std::lock_guard lock(mu_);
+  new_socket_ = std::move(fd);
+  ++generation_;
+  if (!overlap_) WakeClosedLocked(binder_);  // those waiting take their dup
+}
+
+bool RestartGroup::DropShared(int loop, int generation) {
+  std::lock_guard lock(mu_);
+  if (held_[static_cast<std::size_t>(loop)] == generation) {
+    held_[static_cast<std::size_t>(loop)] = -1;
+  }
+  return std::find(held_.begin(), held_.end(), generation) == held_.end();
 }
 
 void RestartGroup::ListenerDown(int loop, std::uint64_t now_ns) {
@@ -227,9 +314,11 @@ std::uint64_t RestartGroup::down_ns() const {
   return down_ns_;
 }
 
-void RestartGroup::PublishCanCome(std::uint64_t n) {
+void RestartGroup::PublishCanCome(std::uint64_t accepted,
+                                  std::uint64_t queued) {
   std::lock_guard lock(mu_);
-  can_come_ += n;
+  can_come_ += accepted;
+  queued_ = shared_ ? std::max(queued_, queued) : queued_ + queued;
   ++published_;
 }
 
@@ -238,7 +327,7 @@ std::uint64_t RestartGroup::CanCome() const {
   if (published_ < static_cast<int>(asyncs_.size())) {
     return std::numeric_limits<std::uint64_t>::max();
   }
-  return can_come_;
+  return can_come_ + queued_;
 }
 
 // ------------------------------------------------------------- the server
@@ -549,15 +638,14 @@ void Server::LimitExpectedAccepts() {
   const bool listening = state_ == ListenerState::kOpen ||
                          state_ == ListenerState::kOverlapDrainingOld ||
                          state_ == ListenerState::kOverlapClosingOld;
-  const std::uint64_t can_come =
-      listening ? stats_->accepted + AcceptQueueLength(Active())
-                : stats_->accepted;
+  const std::uint64_t queued = listening ? AcceptQueueLength(Active()) : 0;
   // Several loops: the bound is the group's sum (AllAccepted).
   if (restarts_ != nullptr) {
-    restarts_->PublishCanCome(can_come);
+    restarts_->PublishCanCome(stats_->accepted, queued);
     return;
   }
-  expected_accepts_.store(std::min(expected_accepts_.load(), can_come));
+  expected_accepts_.store(
+      std::min(expected_accepts_.load(), stats_->accepted + queued));
 }
 
 void Server::OnDrainTimeout(uv_timer_t* t) {
@@ -581,23 +669,76 @@ void Server::OnListenerClosed(uv_handle_t* h) {
 // close(2) resets the connections in the accept queue: the client saw them
 // established, the server will never accept them; they are counted here.
 void Server::BeginRestart() {
-  stats_->accept_queue_lost += AcceptQueueLength(Active());
+  if (LastToClose(active_)) {
+    stats_->accept_queue_lost += AcceptQueueLength(Active());
+  }
   restart_start_ns_ = down_since_ns_ = NowNs();
-  if (restarts_ != nullptr) restarts_->ListenerDown(index_, restart_start_ns_);
   retry_ms_ = 0;
   CloseListener();  // the callback, later in this loop turn, binds
+  // After close(2): the loops this wakes may bind at once (accept=shared:
+  // the last close ends the socket).
+  if (restarts_ != nullptr) restarts_->ListenerDown(index_, restart_start_ns_);
 }
 
 // One try: socket -> setsockopt -> bind -> listen (never uv_tcp_bind, which
 // would force SO_REUSEADDR on), then libuv takes the fd over.
 void Server::TryRestart() {
-  UniqueFd fd = BindNew();
+  using Shared = RestartGroup::Shared;
+  UniqueFd fd;
+  int generation = 0;
+  const Shared step = NextSocket(&fd, &generation);
+  if (step == Shared::kWait) {
+    waiting_for_group_ = true;  // a kRebind wake-up comes
+    return;
+  }
+  if (step == Shared::kGaveUp) {
+    On(ListenerEvent::kRetryBoundHit);
+    return;
+  }
   if (!fd) {
     On(ListenerEvent::kBindFailed);
     return;
   }
+  generation_[active_] = generation;
   ListenOrDie(std::move(fd));
   On(ListenerEvent::kBindOk);
+}
+
+// The socket this loop listens on next: a new one of its own, or
+// (accept=shared) a dup of the round's one socket, which the first loop to
+// ask binds. An overlap's new socket is steered to at once. kTaken with *fd
+// invalid: a failure, counted (bind, listen, or the dup).
+RestartGroup::Shared Server::NextSocket(UniqueFd* fd, int* generation) {
+  using Shared = RestartGroup::Shared;
+  Shared step = Shared::kBind;
+  int error = 0;
+  if (SharedListener()) {
+    step = restarts_->TakeShared(index_, fd, &error, generation);
+  }
+  if (step == Shared::kBind) {
+    UniqueFd bound = BindNew();
+    if (bound && s_.restart_mode == RestartMode::kOverlap) {
+      SteerNewConnections(bound.get());
+    }
+    if (!SharedListener() || !bound) {
+      *fd = std::move(bound);
+      return Shared::kTaken;
+    }
+    restarts_->KeepShared(std::move(bound));
+    step = restarts_->TakeShared(index_, fd, &error, generation);
+  }
+  if (step == Shared::kTaken && !*fd) stats_->errors.Add(Step::kSetup, -error);
+  return step;
+}
+
+bool Server::SharedListener() const {
+  return restarts_ != nullptr && s_.accept == AcceptMode::kShared;
+}
+
+// Whether closing the slot's listener closes its socket, resetting the
+// accept queue: not while another loop holds a dup of a shared one.
+bool Server::LastToClose(int slot) {
+  return !SharedListener() || restarts_->DropShared(index_, generation_[slot]);
 }
 
 // A new listener socket, listening; a failed bind()/listen() is counted.
@@ -690,25 +831,33 @@ ListenerOptions Server::NewListenerOptions() const {
 // The new listener binds beside the old one, which SO_REUSEPORT on both
 // allows (any other conflict, e.g. reuseport=0, fails with EADDRINUSE: the
 // old listener then keeps serving and the restart counts as failed).
+// accept=shared: the first loop of the round binds the new socket, every
+// loop in its turn swaps its dup of the old one for a dup of the new one.
 void Server::TryOverlap() {
-  UniqueFd fd = BindNew();
-  if (!fd) {
+  UniqueFd fd;
+  int generation = 0;
+  // kWait cannot come (one loop's turn at a time); kGaveUp: the round's
+  // bind failed, this loop keeps the old socket too.
+  if (NextSocket(&fd, &generation) != RestartGroup::Shared::kTaken || !fd) {
     On(ListenerEvent::kBindFailed);
     return;
   }
   active_ = 1 - active_;  // the old listener stays in the other slot
+  generation_[active_] = generation;
   ListenOrDie(std::move(fd));
-  // New SYNs go to the new listener only: the old one's queue can drain.
-  // Not with several loops: "member 1" would take every loop's share; the
-  // old listener keeps its share until it closes (docs/restarts.md).
-  if (restarts_ != nullptr) {
-    On(ListenerEvent::kBindOk);
-    return;
-  }
-  if (int err = SteerToNewest(Active()); err != 0) {
+  On(ListenerEvent::kBindOk);
+}
+
+// New SYNs go to the other listeners only, so that the old one's queue can
+// drain. Per-loop listeners: loop k's is the group's member k; one loop, or
+// one shared socket: the group is the old socket and this one.
+void Server::SteerNewConnections(int fd) {
+  const bool per_loop = restarts_ != nullptr && !SharedListener();
+  const int leaving = per_loop ? index_ : 0;
+  const int members = per_loop ? s_.loops : 1;
+  if (int err = SteerAwayFrom(fd, s_.family, leaving, members); err != 0) {
     spdlog::debug("overlap: SO_ATTACH_REUSEPORT_CBPF: {}", std::strerror(err));
   }
-  On(ListenerEvent::kBindOk);
 }
 
 // No moment without a listener: downtime 0. This runs inside the old
@@ -719,17 +868,19 @@ void Server::OverlapDone() {
   ++stats_->restarts;
   Bump(live_->restarts);
   stats_->restart_reuseaddr = ListenerOption(Active(), SO_REUSEADDR);
-  retire_turns_ = 0;
+  retire_looks_ = 0;
   uv_timer_start(&restart_timer_, OnRetireTimer, kRetireWaitMs, 0);
 }
 
 // Steered away from, the old listener still gets the handshakes under way:
-// while its queue holds some, another loop turn lets libuv accept them.
+// while its queue holds some, libuv accepts them during another wait.
 void Server::OnRetireTimer(uv_timer_t* t) {
   auto* self = static_cast<Server*>(t->data);
   if (self->AcceptQueueLength(self->Retired()) > 0 &&
-      ++self->retire_turns_ < kRetireTurnsMax) {
-    uv_timer_start(t, OnRetireTimer, 0, 0);
+      ++self->retire_looks_ < kRetireLooksMax) {
+    // Not 0: libuv 1.44 runs a timer restarted at 0 from its own callback
+    // again in the same timer phase, without polling (no accept between).
+    uv_timer_start(t, OnRetireTimer, kRetireWaitMs, 0);
     return;
   }
   self->On(ListenerEvent::kRetireDue);
@@ -738,8 +889,11 @@ void Server::OnRetireTimer(uv_timer_t* t) {
 // What reached the old listener's queue since libuv last emptied it is
 // reset by close(2), as in stop_start: counted in accept_queue_lost.
 void Server::CloseRetired() {
-  stats_->accept_queue_lost += AcceptQueueLength(Retired());
-  uv_close(AsHandle(Retired()), OnRetiredClosed);
+  const bool last = LastToClose(1 - active_);
+  if (last) stats_->accept_queue_lost += AcceptQueueLength(Retired());
+  uv_close(AsHandle(Retired()), OnRetiredClosed);  // close(2) at once
+  // The old socket is gone: each listener gets its hash share again.
+  if (last) Unsteer(Active());
 }
 
 void Server::OnRetiredClosed(uv_handle_t* h) {

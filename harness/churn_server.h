@@ -34,16 +34,17 @@ struct ServerGroup {
   std::uint64_t Accepted() const;
 };
 
-// Listener restarts with several server loops (accept=reuseport): a round
-// restarts every loop's listener, all at once (stop_start) or one loop after
-// the other (overlap). Touched only at restart events and at the stop, under
-// one mutex: nothing shared per connection. Each loop registers a uv_async_t;
-// a sender holds the mutex and wakes only loops still alive, and a loop
-// leaves (under the mutex) before it closes its async, so no uv_async_send
+// Listener restarts with several server loops: a round restarts every loop's
+// listener, all at once (stop_start) or one loop after the other (overlap).
+// accept=shared: the loops listen on dups of one socket, and a round
+// replaces that socket for all. Touched only at restart events and at the stop,
+// under one mutex: nothing shared per connection. Each loop registers a
+// uv_async_t; a sender holds the mutex and wakes only loops still alive, and a
+// loop leaves (under the mutex) before it closes its async, so no uv_async_send
 // meets a closed handle.
 class RestartGroup {
  public:
-  RestartGroup(int loops, bool overlap);
+  RestartGroup(int loops, bool overlap, bool shared);
 
   // At the loop's Init, on the loop's thread, before any thread runs.
   void Join(int loop, uv_async_t* async);
@@ -73,11 +74,26 @@ class RestartGroup {
   void ClientEnded(std::uint64_t end_ns);
   std::uint64_t down_ns() const;
 
+  // accept=shared: a round's one new socket. The first loop of the round to
+  // ask binds it (kBind, then KeepShared), a stop_start loop asking
+  // meanwhile waits for a kRebind wake-up (kWait); every loop then takes a
+  // dup (kTaken: *fd, invalid when the dup failed, *error its errno;
+  // *generation names the socket). kGaveUp: the round's bind gave up. The
+  // group holds the socket until the round ends.
+  enum class Shared : char { kBind, kWait, kTaken, kGaveUp };
+  Shared TakeShared(int loop, UniqueFd* fd, int* error, int* generation);
+  void KeepShared(UniqueFd fd);
+  // The loop is about to close its dup of socket `generation`: true when no
+  // other loop holds one, so that this close resets the socket's queue.
+  bool DropShared(int loop, int generation);
+
   // The end-of-run drain: connections lost in a closed listener's queue
   // never come. Each loop, at its stop, publishes how many it can accept in
   // all (its accepts plus its live listener's queue); once all have, the
-  // group's total bounds the accepts the drain waits for.
-  void PublishCanCome(std::uint64_t n);
+  // group's total bounds the accepts the drain waits for. accept=shared:
+  // every loop reads the one queue, counted once (the largest reading: the
+  // client is done, the queue only shrinks).
+  void PublishCanCome(std::uint64_t accepted, std::uint64_t queued);
   std::uint64_t CanCome() const;  // UINT64_MAX until every loop published
 
  private:
@@ -85,9 +101,12 @@ class RestartGroup {
   void EndTurnLocked(int loop);
   bool AllClosedLocked() const;
   void WakeClosedLocked(int except);
+  void EndRoundLocked();
+  void SharedTurnOverLocked(int loop);
 
   mutable std::mutex mu_;
   const bool overlap_;
+  const bool shared_;
   std::vector<uv_async_t*> asyncs_;
   std::vector<char> alive_;
   std::vector<Request> requested_;
@@ -101,6 +120,13 @@ class RestartGroup {
   bool client_ended_ = false;
   int published_ = 0;
   std::uint64_t can_come_ = 0;
+  std::uint64_t queued_ = 0;
+  // accept=shared.
+  UniqueFd new_socket_;        // the round's, until the round ends
+  int generation_ = 0;         // of the newest socket
+  std::vector<int> held_;      // per loop: the socket it serves on
+  int binder_ = -1;            // the loop binding the round's socket
+  bool bind_gave_up_ = false;  // its retries hit the bound
 };
 
 // After the run, with every loop's listener closed and its connections gone:
@@ -162,6 +188,10 @@ class Server {
   void BeginRestart();
   void TryRestart();
   UniqueFd BindNew();
+  RestartGroup::Shared NextSocket(UniqueFd* fd, int* generation);
+  bool SharedListener() const;
+  bool LastToClose(int slot);
+  void SteerNewConnections(int fd);
   void ListenOrDie(UniqueFd fd);
   void RestartDone();
   void RoundPartDone();
@@ -189,7 +219,8 @@ class Server {
   // Two slots: an overlap restart opens the new listener in the free one
   // while the old one still listens (free again in its close callback).
   uv_tcp_t listeners_[2]{};
-  int active_ = 0;  // the slot of the listener that serves
+  int active_ = 0;       // the slot of the listener that serves
+  int generation_[2]{};  // accept=shared: the group's socket in each slot
   ListenerState state_ = ListenerState::kOpen;
   uv_async_t stop_async_{};
   uv_async_t restart_async_{};  // restarts_: the group's wake-up
@@ -203,7 +234,7 @@ class Server {
   std::uint64_t restart_start_ns_ = 0;  // the old listener's close
   std::uint64_t down_since_ns_ = 0;     // 0: a listener is up
   std::uint64_t retry_ms_ = 0;          // the last backoff
-  int retire_turns_ = 0;  // overlap: turns the old listener has drained
+  int retire_looks_ = 0;  // overlap: looks at the old listener's queue
   bool waiting_for_group_ = false;  // closed; the other loops not yet
   AcceptThrottle throttle_;
   ServerConns conns_;

@@ -58,6 +58,8 @@ int GetIntSockopt(int fd, int level, int name) {
   return value;
 }
 
+UniqueFd DupListener(int fd) { return UniqueFd(fcntl(fd, F_DUPFD_CLOEXEC, 0)); }
+
 namespace {
 ListenerResult Fail(Step step) {
   ListenerResult r;

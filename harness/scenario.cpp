@@ -147,11 +147,6 @@ std::string Validate(const Scenario& s) {
            " on topology veth: its client side has 253 addresses "
            "(198.18.0.1, .3 .. .254)";
   }
-  if (s.loops > 1 && s.restart_every > 0 && s.accept == AcceptMode::kShared) {
-    return "restart_every with loops " + std::to_string(s.loops) +
-           " and accept shared: the loops share one listening socket, which "
-           "restarts do not handle yet (use accept reuseport)";
-  }
   if (s.client_addrs > 1 && s.client_bind == ClientBind::kRange) {
     return "client_addrs " + std::to_string(s.client_addrs) +
            " with client_bind range: a range binds one address";

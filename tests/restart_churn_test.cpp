@@ -368,13 +368,16 @@ TEST(RestartChurnTest, StopStartWithReuseportStillGoesDown) {
   });
 }
 
-// Two server loops, accept=reuseport: a round restarts both listeners, all
-// at once (stop_start) or one after the other (overlap). Each loop's share
-// of restart_every (250 here) starts a round.
-Scenario RestartingTwoLoops(RestartMode mode) {
+// Two server loops: a round restarts both listeners, all at once
+// (stop_start) or one after the other (overlap). Each loop's share of
+// restart_every (250 here) starts a round. accept=reuseport: a listener per
+// loop; shared: the loops listen on dups of one socket, which a round
+// replaces for both.
+Scenario RestartingTwoLoops(RestartMode mode,
+                            AcceptMode accept = AcceptMode::kReuseport) {
   Scenario s = Restarting(Closer::kServer, true, {}, 500, 4000);
   s.loops = 2;
-  s.accept = AcceptMode::kReuseport;
+  s.accept = accept;
   s.restart_mode = mode;
   s.concurrency = 16;
   return s;
@@ -398,37 +401,44 @@ void ExpectRoundsInEveryLoop(const ChurnStats& st) {
   EXPECT_LE(st.server.accept_queue_lost, e.Total()) << e.Summary();
 }
 
+// stop_start: both listeners closed at once, a moment with none.
+void ExpectRoundsDown(const ChurnStats& st) {
+  ExpectRoundsInEveryLoop(st);
+  EXPECT_GT(st.server.restart_downtime.min_ns(), 0u);
+  EXPECT_GT(st.server.server_down_ns, 0u);
+  EXPECT_LE(st.server.server_down_ns,
+            static_cast<std::uint64_t>(st.client.seconds * 1e9));
+}
+
+// overlap: always a listener, nothing refused. Steered away from, each
+// retired listener's queue drained before its close: nothing reset (a
+// timeout racing a close stays possible: at most once per close, as in
+// ExpectEveryOtherAttemptRefusedOrReset).
+void ExpectRoundsUp(const ChurnStats& st) {
+  ExpectRoundsInEveryLoop(st);
+  EXPECT_EQ(st.server.restarts_failed, 0u);
+  EXPECT_EQ(st.server.restart_downtime.max_ns(), 0u);
+  EXPECT_EQ(st.server.server_down_ns, 0u);
+  const ErrorCounts& e = st.client.errors;
+  EXPECT_EQ(e.At(Step::kConnect, "ECONNREFUSED"), 0u) << e.Summary();
+  EXPECT_EQ(Resets(e), 0u) << e.Summary();
+  EXPECT_EQ(st.server.accept_queue_lost, 0u);
+  const std::uint64_t timeouts =
+      e.At(Step::kConnect, "ETIMEDOUT") + e.At(Step::kRead, "ETIMEDOUT");
+  EXPECT_LE(timeouts, 2 * st.server.restarts) << e.Summary();
+  EXPECT_EQ(e.Total(), timeouts) << e.Summary();
+}
+
 TEST(RestartChurnTest, TwoLoopsStopStartRestartTogether) {
   Isolated([] {
-    const ChurnStats st = RunChurn(RestartingTwoLoops(RestartMode::kStopStart));
-    ExpectRoundsInEveryLoop(st);
-    EXPECT_GT(st.server.restart_downtime.min_ns(), 0u);
-    // Both listeners closed at once: a moment with none.
-    EXPECT_GT(st.server.server_down_ns, 0u);
-    EXPECT_LE(st.server.server_down_ns,
-              static_cast<std::uint64_t>(st.client.seconds * 1e9));
+    ExpectRoundsDown(RunChurn(RestartingTwoLoops(RestartMode::kStopStart)));
   });
 }
 
 TEST(RestartChurnTest, TwoLoopsOverlapOneAfterTheOther) {
   Isolated([] {
     const ChurnStats st = RunChurn(RestartingTwoLoops(RestartMode::kOverlap));
-    ExpectRoundsInEveryLoop(st);
-    EXPECT_EQ(st.server.restarts_failed, 0u);
-    EXPECT_EQ(st.server.restart_downtime.max_ns(), 0u);
-    EXPECT_EQ(st.server.server_down_ns, 0u);
-    const ErrorCounts& e = st.client.errors;
-    // Always a listener: nothing refused. Steered away from, each retired
-    // listener's queue drained before its close: nothing reset (a timeout
-    // racing a close stays possible: at most once per close, as in
-    // ExpectEveryOtherAttemptRefusedOrReset).
-    EXPECT_EQ(e.At(Step::kConnect, "ECONNREFUSED"), 0u) << e.Summary();
-    EXPECT_EQ(Resets(e), 0u) << e.Summary();
-    EXPECT_EQ(st.server.accept_queue_lost, 0u);
-    const std::uint64_t timeouts =
-        e.At(Step::kConnect, "ETIMEDOUT") + e.At(Step::kRead, "ETIMEDOUT");
-    EXPECT_LE(timeouts, 2 * st.server.restarts) << e.Summary();
-    EXPECT_EQ(e.Total(), timeouts) << e.Summary();
+    ExpectRoundsUp(st);
     // The steering spreads over the other listeners: no loop starves.
     for (const std::uint64_t n : st.accepted_per_loop) {
       EXPECT_GT(n, st.server.accepted / 4) << "accepted per loop";
@@ -436,16 +446,53 @@ TEST(RestartChurnTest, TwoLoopsOverlapOneAfterTheOther) {
   });
 }
 
-TEST(RestartScenarioTest, SharedAcceptWithSeveralLoopsRefusesRestarts) {
+// accept=shared, stop_start: every loop closes its dup, the socket ends with
+// the last; then one new socket, a dup of it in every loop.
+TEST(RestartChurnTest, TwoLoopsSharedStopStartRestartTogether) {
+  Isolated([] {
+    ExpectRoundsDown(RunChurn(
+        RestartingTwoLoops(RestartMode::kStopStart, AcceptMode::kShared)));
+  });
+}
+
+// accept=shared, overlap: one new socket beside the old one (SO_REUSEPORT),
+// steered to; each loop in turn swaps its dup of the old one for the new.
+TEST(RestartChurnTest, TwoLoopsSharedOverlapOneAfterTheOther) {
+  Isolated([] {
+    Scenario s = RestartingTwoLoops(RestartMode::kOverlap, AcceptMode::kShared);
+    s.reuseport = true;
+    ExpectRoundsUp(RunChurn(s));
+  });
+}
+
+// Without SO_REUSEPORT the old socket, listening, is a conflict: one failed
+// bind per round, and both loops keep the old socket.
+TEST(RestartChurnTest, TwoLoopsSharedOverlapWithoutReuseportKeepsTheSocket) {
+  Isolated([] {
+    const ChurnStats st = RunChurn(
+        RestartingTwoLoops(RestartMode::kOverlap, AcceptMode::kShared));
+    ExpectRanToBudget(st, 4000);
+    EXPECT_EQ(st.server.restarts, 0u);
+    EXPECT_GE(BindFailures(st), 1u);
+    ExpectOnlyAddressInUse(st);
+    // Each loop's restart of a round failed (the last round perhaps cut).
+    EXPECT_GE(st.server.restarts_failed, BindFailures(st));
+    EXPECT_LE(st.server.restarts_failed, 2 * BindFailures(st));
+    EXPECT_EQ(st.server.server_down_ns, 0u);
+    EXPECT_EQ(st.server.accept_queue_lost, 0u);
+    EXPECT_EQ(st.client.completed, 4000u) << st.errors().Summary();
+  });
+}
+
+TEST(RestartScenarioTest, SeveralLoopsRestartInEitherAcceptMode) {
   Scenario s;
   s.loops = 2;
   s.concurrency = 2;
   s.restart_every = 100;
-  s.accept = AcceptMode::kShared;
-  EXPECT_NE(Validate(s).find("accept shared"), std::string::npos)
-      << Validate(s);
-  s.accept = AcceptMode::kReuseport;
-  EXPECT_EQ(Validate(s), "");
+  for (AcceptMode accept : {AcceptMode::kShared, AcceptMode::kReuseport}) {
+    s.accept = accept;
+    EXPECT_EQ(Validate(s), "") << ToString(accept);
+  }
 }
 
 TEST(RestartScenarioTest, NegativeRestartEveryIsRefusedByName) {

@@ -52,6 +52,11 @@ ListenerResult MakeListener(const ListenerOptions& options);
 // ("bind listener: EADDRINUSE").
 void RecordListenerFailure(const ListenerResult& result, ChurnStats* stats);
 
+// Another fd on the same listening socket (one open file description, as
+// accept=shared hands every server loop), close-on-exec; invalid with errno
+// set on failure.
+UniqueFd DupListener(int fd);
+
 // Reads an int socket option back from a live socket (-1 with errno set when
 // getsockopt fails).
 int GetIntSockopt(int fd, int level, int name);
