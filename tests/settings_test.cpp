@@ -88,6 +88,17 @@ TEST(SettingsTest, TheBaselineRefusesEverySettingItDoesNotRun) {
     EXPECT_NE(WhyNotBaseline(s).find(patch.first), std::string::npos)
         << patch.first << "=" << patch.second << ": " << WhyNotBaseline(s);
   }
+  // The engine restarts loops that share one socket; the baseline does not.
+  Scenario shared;
+  ASSERT_EQ(Apply(shared,
+                  std::vector<std::pair<std::string_view, std::string_view>>{
+                      {"loops", "2"},
+                      {"concurrency", "2"},
+                      {"accept", "shared"},
+                      {"restart_every", "5"}}),
+            "");
+  EXPECT_NE(WhyNotBaseline(shared).find("restart_every"), std::string::npos)
+      << WhyNotBaseline(shared);
   Scenario runs;
   ASSERT_EQ(Apply(runs,
                   std::vector<std::pair<std::string_view, std::string_view>>{
