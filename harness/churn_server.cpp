@@ -260,8 +260,11 @@ RestartGroup::Shared RestartGroup::TakeShared(int loop, UniqueFd* fd,
   std::lock_guard lock(mu_);
   if (new_socket_) {
     *fd = DupListener(new_socket_.get());
-    *error = errno;
-    if (*fd) held_[static_cast<std::size_t>(loop)] = *generation = generation_;
+    if (!*fd) {
+      *error = errno;
+    } else {
+      held_[static_cast<std::size_t>(loop)] = *generation = generation_;
+    }
     return Shared::kTaken;
   }
   if (bind_gave_up_) return Shared::kGaveUp;
