@@ -168,8 +168,14 @@ std::uint64_t HeldTimeWait(const Scenario& s, std::uint16_t server_port,
     q.remote_port = server_port;
   }
   const SettledCounts c = CountTcpSocketsSettled(q, kSettleS);
-  EXPECT_TRUE(c.settled) << "still closing after " << kSettleS
-                         << " s: " << Closing(c);
+  // A client in FIN_WAIT2 whose server's FIN never comes waits out
+  // tcp_fin_timeout (60 s), longer than any settle, and is no TIME_WAIT:
+  // CI under ASan left 1 of 20,000 so after 10 s, with the books balanced.
+  // A few of those are allowed; any other closing state is not.
+  const std::uint64_t fin_wait2 = c.closing[TcpState::kFinWait2];
+  EXPECT_TRUE(c.settled || (c.closing.total() == fin_wait2 &&
+                            fin_wait2 <= s.connections / 1000))
+      << "still closing after " << kSettleS << " s: " << Closing(c);
   return c.counts.time_wait();
 }
 
