@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <bit>
 #include <cmath>
+#include <utility>
 
 namespace twbench {
 
@@ -136,6 +137,21 @@ std::uint64_t LatencyHistogram::Percentile(double q) const {
     if (seen >= rank) return std::clamp(BucketMid(i), min_, max_);
   }
   return max_;
+}
+
+bool LatencyHistogram::Restore(std::vector<std::uint64_t> buckets,
+                               std::uint64_t sum_ns, std::uint64_t min_ns,
+                               std::uint64_t max_ns) {
+  if (buckets.size() != buckets_.size()) return false;
+  std::uint64_t count = 0;
+  for (std::uint64_t n : buckets) count += n;
+  if (count > 0 && min_ns > max_ns) return false;
+  buckets_ = std::move(buckets);
+  count_ = count;
+  sum_ = sum_ns;
+  min_ = count > 0 ? min_ns : ~0ull;
+  max_ = count > 0 ? max_ns : 0;
+  return true;
 }
 
 namespace {

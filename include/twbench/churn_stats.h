@@ -57,6 +57,15 @@ class LatencyHistogram {
   // q in [0, 1]; 0 when empty.
   std::uint64_t Percentile(double q) const;
 
+  // Its parts, to send it to another process (stats_wire.h).
+  const std::vector<std::uint64_t>& buckets() const { return buckets_; }
+  std::uint64_t sum_ns() const { return sum_; }
+  // Rebuilds it from those parts (the count is the buckets' sum); false, and
+  // unchanged, when they cannot be one: another bucket count than this
+  // build's, or min above max with a count.
+  bool Restore(std::vector<std::uint64_t> buckets, std::uint64_t sum_ns,
+               std::uint64_t min_ns, std::uint64_t max_ns);
+
  private:
   std::vector<std::uint64_t> buckets_;
   std::uint64_t count_ = 0;
