@@ -128,73 +128,198 @@ struct alignas(64) ServerPart {
   ServerStats stats;
 };
 
-// The run's loops.
-struct Loops {
-  std::vector<ClientPart> client_stats;
-  std::vector<ServerPart> server_stats;
-  std::vector<std::unique_ptr<Client>> clients;
-  std::vector<std::unique_ptr<Server>> servers;
-  ServerGroup group;
-  // Several loops restarting (loops > 1, restart_every > 0); null otherwise.
-  std::unique_ptr<RestartGroup> restarts;
-
-  void Abandon() {
-    for (auto& server : servers) server->Abandon();
-    for (auto& client : clients) client->Abandon();
-  }
-};
-
-// Runs every loop, each on a thread of its namespace, until the clients are
-// done and the servers have drained and closed; then merges their stats.
-void RunLoops(const Scenario& s, Loops& loops, const Placement& placement,
-              ChurnStats* stats) {
-  const std::vector<int> cpus =
-      s.pin == Pin::kSpread ? AllowedCpus() : std::vector<int>{};
-  const auto n = static_cast<std::size_t>(s.loops);
-  std::vector<std::thread> server_threads;
-  std::vector<std::thread> client_threads;
-  for (std::size_t i = 0; i < n; ++i) {
-    server_threads.emplace_back([&, i] {
-      PinTo(cpus, 2 * i);
-      EnterOrDie(placement.server, "server");
-      loops.servers[i]->Run();
-      ServerStats& st = loops.server_stats[i].stats;
-      ThreadCpu(&st.cpu_user_ns, &st.cpu_sys_ns);
-    });
-  }
-  for (std::size_t i = 0; i < n; ++i) {
-    client_threads.emplace_back([&, i] {
-      PinTo(cpus, 2 * i + 1);
-      EnterOrDie(placement.client, "client");
-      loops.clients[i]->Run();
-      ClientStats& st = loops.client_stats[i].stats;
-      ThreadCpu(&st.cpu_user_ns, &st.cpu_sys_ns);
-    });
-  }
-  std::uint64_t end_ns = 0;
-  for (std::size_t i = 0; i < n; ++i) {
-    client_threads[i].join();
-    stats->client.Merge(loops.client_stats[i].stats);
-    end_ns = std::max(end_ns, loops.clients[i]->end_ns());
-  }
-  if (loops.restarts) loops.restarts->ClientEnded(end_ns);
-  for (auto& server : loops.servers) {
-    server->RequestStop(stats->client.connected, end_ns);
-  }
-  for (std::size_t i = 0; i < n; ++i) {
-    server_threads[i].join();
-    const ServerStats& st = loops.server_stats[i].stats;
-    stats->server.Merge(st);
-    stats->accepted_per_loop.push_back(st.accepted);
-  }
-  // Several loops restarting: down is when no loop had a listener up, not
-  // the sum of each loop's own down time.
-  if (loops.restarts) stats->server.server_down_ns = loops.restarts->down_ns();
-  for (auto& client : loops.clients) client->CloseLoop();
-  for (auto& server : loops.servers) server->CloseLoop();
+std::vector<int> PinCpus(const Scenario& s) {
+  return s.pin == Pin::kSpread ? AllowedCpus() : std::vector<int>{};
 }
 
 }  // namespace
+
+// ------------------------------------------------------- the server side
+
+struct ChurnServerSide::Loops {
+  std::vector<ServerPart> stats;
+  std::vector<std::unique_ptr<Server>> servers;
+  std::vector<std::thread> threads;
+  ServerGroup group;
+  // Several loops restarting (loops > 1, restart_every > 0); null otherwise.
+  std::unique_ptr<RestartGroup> restarts;
+};
+
+ChurnServerSide::ChurnServerSide(const Scenario& s, const Placement& placement,
+                                 LiveCounters* live, ChurnStats* stats)
+    : s_(s), placement_(placement), live_(live), stats_(stats) {}
+
+ChurnServerSide::~ChurnServerSide() = default;
+
+bool ChurnServerSide::Setup() {
+  RunListeners listeners = MakeRunListeners(s_, placement_);
+  if (listeners.fds.empty()) {
+    RecordListenerFailure(listeners.failure, stats_);
+    return false;
+  }
+  port_ = listeners.port;
+  stats_->server_port = port_;
+  live_->server_port.store(port_, std::memory_order_relaxed);
+  const auto n = static_cast<std::size_t>(s_.loops);
+  loops_ = std::make_unique<Loops>();
+  loops_->stats.resize(n);
+  loops_->group = {live_, s_.loops};
+  if (s_.loops > 1 && s_.restart_every > 0) {
+    loops_->restarts = std::make_unique<RestartGroup>(
+        s_.loops, s_.restart_mode == RestartMode::kOverlap,
+        s_.accept == AcceptMode::kShared);
+  }
+  for (std::size_t i = 0; i < n; ++i) {
+    loops_->servers.push_back(std::make_unique<Server>(
+        s_, &loops_->stats[i].stats, port_, placement_.server_address,
+        &live_->server[i], &loops_->group, loops_->restarts.get(),
+        static_cast<int>(i)));
+  }
+  const char* what = "";
+  for (std::size_t i = 0; i < n; ++i) {
+    if (int rc = loops_->servers[i]->Init(std::move(listeners.fds[i]), &what);
+        rc != 0) {
+      Abandon();
+      SetupFailed(stats_, &stats_->server.errors, "server", what, rc);
+      return false;
+    }
+  }
+  return true;
+}
+
+void ChurnServerSide::Abandon() {
+  if (!loops_) return;
+  for (auto& server : loops_->servers) server->Abandon();
+  loops_.reset();
+}
+
+// Server loop i on the (2i)-th CPU with pin=spread, its client beside it.
+void ChurnServerSide::Start() {
+  const std::vector<int> cpus = PinCpus(s_);
+  for (std::size_t i = 0; i < loops_->servers.size(); ++i) {
+    loops_->threads.emplace_back([this, cpus, i] {
+      PinTo(cpus, 2 * i);
+      EnterOrDie(placement_.server, "server");
+      loops_->servers[i]->Run();
+      ServerStats& st = loops_->stats[i].stats;
+      ThreadCpu(&st.cpu_user_ns, &st.cpu_sys_ns);
+    });
+  }
+}
+
+void ChurnServerSide::Finish(std::uint64_t connected, std::uint64_t end_ns) {
+  if (loops_->restarts) loops_->restarts->ClientEnded(end_ns);
+  for (auto& server : loops_->servers) server->RequestStop(connected, end_ns);
+  for (std::size_t i = 0; i < loops_->threads.size(); ++i) {
+    loops_->threads[i].join();
+    const ServerStats& st = loops_->stats[i].stats;
+    stats_->server.Merge(st);
+    stats_->accepted_per_loop.push_back(st.accepted);
+  }
+  // Several loops restarting: down is when no loop had a listener up, not
+  // the sum of each loop's own down time.
+  if (loops_->restarts) {
+    stats_->server.server_down_ns = loops_->restarts->down_ns();
+  }
+  for (auto& server : loops_->servers) server->CloseLoop();
+  loops_.reset();
+  // Every listener and connection of the run is closed: restart at once.
+  std::thread([&] {
+    EnterOrDie(placement_.server, "rebind");
+    RebindAfterRun(s_, port_, placement_.server_address, &stats_->server,
+                   &live_->server[0]);
+  }).join();
+}
+
+// ------------------------------------------------------- the client side
+
+struct ChurnClientSide::Loops {
+  std::vector<ClientPart> stats;
+  std::vector<std::unique_ptr<Client>> clients;
+  std::vector<std::thread> threads;
+};
+
+ChurnClientSide::ChurnClientSide(const Scenario& s, const Placement& placement,
+                                 sockaddr_storage server,
+                                 const std::atomic<bool>* stop,
+                                 LiveCounters* live, ChurnStats* stats,
+                                 int first_part, int parts)
+    : s_(s),
+      placement_(placement),
+      server_(server),
+      stop_(stop),
+      live_(live),
+      stats_(stats),
+      first_part_(first_part),
+      parts_(parts > 0 ? parts : s.loops) {}
+
+ChurnClientSide::~ChurnClientSide() = default;
+
+bool ChurnClientSide::Setup() {
+  std::string why;
+  const std::vector<sockaddr_storage> sources =
+      ClientSources(s_, placement_, &why);
+  if (!why.empty()) {
+    stats_->fatal = why;
+    return false;
+  }
+  const sockaddr_storage local =
+      placement_.client_address.value_or(LoopbackAddress(s_.family, 0));
+  const auto n = static_cast<std::size_t>(s_.loops);
+  loops_ = std::make_unique<Loops>();
+  loops_->stats.resize(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    const int part = first_part_ + static_cast<int>(i);
+    ClientShare share{ShareOf(s_.concurrency, parts_, part),
+                      ShareOf(s_.connections, parts_, part), sources,
+                      sources.empty() ? 0 : i % sources.size()};
+    loops_->clients.push_back(
+        std::make_unique<Client>(s_, std::move(share), &loops_->stats[i].stats,
+                                 server_, local, stop_, &live_->client[i]));
+  }
+  const char* what = "";
+  for (auto& client : loops_->clients) {
+    if (int rc = client->Init(&what); rc != 0) {
+      Abandon();
+      SetupFailed(stats_, &stats_->client.errors, "client", what, rc);
+      return false;
+    }
+  }
+  return true;
+}
+
+void ChurnClientSide::Abandon() {
+  if (!loops_) return;
+  for (auto& client : loops_->clients) client->Abandon();
+  loops_.reset();
+}
+
+void ChurnClientSide::Start() {
+  const std::vector<int> cpus = PinCpus(s_);
+  for (std::size_t i = 0; i < loops_->clients.size(); ++i) {
+    loops_->threads.emplace_back([this, cpus, i] {
+      PinTo(cpus, 2 * i + 1);
+      EnterOrDie(placement_.client, "client");
+      loops_->clients[i]->Run();
+      ClientStats& st = loops_->stats[i].stats;
+      ThreadCpu(&st.cpu_user_ns, &st.cpu_sys_ns);
+    });
+  }
+}
+
+std::uint64_t ChurnClientSide::Join() {
+  std::uint64_t end_ns = 0;
+  for (std::size_t i = 0; i < loops_->threads.size(); ++i) {
+    loops_->threads[i].join();
+    stats_->client.Merge(loops_->stats[i].stats);
+    end_ns = std::max(end_ns, loops_->clients[i]->end_ns());
+  }
+  for (auto& client : loops_->clients) client->CloseLoop();
+  loops_.reset();
+  return end_ns;
+}
+
+// ------------------------------------------------------ both in one process
 
 ChurnStats RunChurn(const Scenario& s, const std::atomic<bool>* stop,
                     const Placement& placement, LiveCounters* live) {
@@ -210,70 +335,25 @@ ChurnStats RunChurn(const Scenario& s, const std::atomic<bool>* stop,
     stats.fatal = why;
     return stats;
   }
-  std::string why;
-  const std::vector<sockaddr_storage> sources =
-      ClientSources(s, placement, &why);
-  if (!why.empty()) {
+  // The client's sources are checked before any listener is made.
+  if (std::string why; ClientSources(s, placement, &why), !why.empty()) {
     stats.fatal = why;
     return stats;
   }
-  RunListeners listeners = MakeRunListeners(s, placement);
-  if (listeners.fds.empty()) {
-    RecordListenerFailure(listeners.failure, &stats);
+  ChurnServerSide server(s, placement, live, &stats);
+  if (!server.Setup()) return stats;
+  sockaddr_storage server_address = placement.server_address.value_or(
+      LoopbackAddress(s.family, server.port()));
+  SetPort(server_address, server.port());
+  ChurnClientSide client(s, placement, server_address, stop, live, &stats);
+  if (!client.Setup()) {
+    server.Abandon();
     return stats;
   }
-  const std::uint16_t port = listeners.port;
-  stats.server_port = port;
-  live->server_port.store(port, std::memory_order_relaxed);
-  sockaddr_storage server_address =
-      placement.server_address.value_or(LoopbackAddress(s.family, port));
-  SetPort(server_address, port);
-  const sockaddr_storage client_address =
-      placement.client_address.value_or(LoopbackAddress(s.family, 0));
-
-  const auto n = static_cast<std::size_t>(s.loops);
-  Loops loops;
-  loops.client_stats.resize(n);
-  loops.server_stats.resize(n);
-  loops.group = {live, s.loops};
-  if (s.loops > 1 && s.restart_every > 0) {
-    loops.restarts = std::make_unique<RestartGroup>(
-        s.loops, s.restart_mode == RestartMode::kOverlap,
-        s.accept == AcceptMode::kShared);
-  }
-  for (std::size_t i = 0; i < n; ++i) {
-    const int part = static_cast<int>(i);
-    ClientShare share{ShareOf(s.concurrency, s.loops, part),
-                      ShareOf(s.connections, s.loops, part), sources,
-                      sources.empty() ? 0 : i % sources.size()};
-    loops.servers.push_back(std::make_unique<Server>(
-        s, &loops.server_stats[i].stats, port, placement.server_address,
-        &live->server[i], &loops.group, loops.restarts.get(), part));
-    loops.clients.push_back(std::make_unique<Client>(
-        s, std::move(share), &loops.client_stats[i].stats, server_address,
-        client_address, stop, &live->client[i]));
-  }
-  const char* what = "";
-  for (std::size_t i = 0; i < n; ++i) {
-    if (int rc = loops.servers[i]->Init(std::move(listeners.fds[i]), &what);
-        rc != 0) {
-      loops.Abandon();
-      SetupFailed(&stats, &stats.server.errors, "server", what, rc);
-      return stats;
-    }
-    if (int rc = loops.clients[i]->Init(&what); rc != 0) {
-      loops.Abandon();
-      SetupFailed(&stats, &stats.client.errors, "client", what, rc);
-      return stats;
-    }
-  }
-  RunLoops(s, loops, placement, &stats);
-  // Every listener and connection of the run is closed: restart at once.
-  std::thread([&] {
-    EnterOrDie(placement.server, "rebind");
-    RebindAfterRun(s, port, placement.server_address, &stats.server,
-                   &live->server[0]);
-  }).join();
+  server.Start();
+  client.Start();
+  const std::uint64_t end_ns = client.Join();
+  server.Finish(stats.client.connected, end_ns);
   return stats;
 }
 

@@ -6,6 +6,8 @@
 #include <sys/socket.h>
 
 #include <atomic>
+#include <cstdint>
+#include <memory>
 #include <optional>
 #include <vector>
 
@@ -44,5 +46,65 @@ ChurnStats RunChurn(const Scenario& scenario,
                     const std::atomic<bool>* stop = nullptr,
                     const Placement& placement = {},
                     LiveCounters* live = nullptr);
+
+// The two halves of a run, for ends in different processes (the ranks of an
+// MPI job, a host each); RunChurn is the two in one process. Each writes its
+// half of the caller's ChurnStats (client or server, server_port,
+// accepted_per_loop, fatal), which must outlive it.
+class ChurnServerSide {
+ public:
+  ChurnServerSide(const Scenario& s, const Placement& placement,
+                  LiveCounters* live, ChurnStats* stats);
+  ~ChurnServerSide();
+  // Makes the listeners (the port, when the scenario sets none, is the
+  // kernel's pick) and sets the loops up; false with stats->fatal set.
+  bool Setup();
+  std::uint16_t port() const { return port_; }
+  void Start();  // the loop threads run
+  // The clients are done: `connected` connections were established, the
+  // churn ending at `end_ns` (this process's clock, run_clock.h). Accepts
+  // what can still come, stops, joins, merges, closes every loop, rebinds.
+  void Finish(std::uint64_t connected, std::uint64_t end_ns);
+  void Abandon();  // after Setup, instead of Start: nothing ran
+
+ private:
+  struct Loops;
+  const Scenario& s_;
+  const Placement& placement_;
+  LiveCounters* live_;
+  ChurnStats* stats_;
+  std::uint16_t port_ = 0;
+  std::unique_ptr<Loops> loops_;
+};
+
+// Client loops `first_part` .. `first_part + loops - 1` of `parts` in all
+// (the job's client loops; one process: 0 of Scenario::loops), each with its
+// share of the budget and concurrency, to `server` (address and port).
+class ChurnClientSide {
+ public:
+  ChurnClientSide(const Scenario& s, const Placement& placement,
+                  sockaddr_storage server, const std::atomic<bool>* stop,
+                  LiveCounters* live, ChurnStats* stats, int first_part = 0,
+                  int parts = 0);
+  ~ChurnClientSide();
+  bool Setup();
+  void Start();
+  // Waits for every client loop to end, merges and closes them; returns the
+  // churn's end (the last loop's, run_clock.h).
+  std::uint64_t Join();
+  void Abandon();
+
+ private:
+  struct Loops;
+  const Scenario& s_;
+  const Placement& placement_;
+  sockaddr_storage server_;
+  const std::atomic<bool>* stop_;
+  LiveCounters* live_;
+  ChurnStats* stats_;
+  int first_part_;
+  int parts_;
+  std::unique_ptr<Loops> loops_;
+};
 
 }  // namespace twbench
