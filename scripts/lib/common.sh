@@ -9,6 +9,8 @@ TWBENCH_BUILD_PACKAGES=(g++ cmake pkg-config libuv1-dev libbenchmark-dev
 TWBENCH_RUNTIME_PACKAGES=(python3 python3-scipy iproute2)
 # Plots (scripts/plot): gnuplot without X, with the pngcairo and svg terminals.
 TWBENCH_PLOT_PACKAGES=(gnuplot-nox)
+# The MPI mode: mpirun and the MPI headers and libraries (Open MPI).
+TWBENCH_MPI_PACKAGES=(openmpi-bin libopenmpi-dev)
 
 twbench_log() {
   printf '==> %s\n' "$*" >&2
@@ -35,7 +37,7 @@ twbench_packages() {
   fi
   printf '%s\n' "${TWBENCH_BUILD_PACKAGES[@]}" "${TWBENCH_RUNTIME_PACKAGES[@]}" \
     ${TWBENCH_PLOT_PACKAGES[@]+"${TWBENCH_PLOT_PACKAGES[@]}"} \
-    ${extras[@]+"${extras[@]}"}
+    "${TWBENCH_MPI_PACKAGES[@]}" ${extras[@]+"${extras[@]}"}
 }
 
 # Prints the packages that are not installed, one per line. Arguments: as
