@@ -1,0 +1,55 @@
+# shellcheck shell=bash
+# The mpirun command line of the MPI tests: every rank on this machine (the
+# "hosts" are namespaces of scripts/mpi_topology, which the ranks' loop
+# threads enter; MPI itself stays in the namespace mpirun started in).
+# Sourced by tests/*_test.sh; defines variables and functions only.
+
+# Each option, and why (Open MPI 4.1 of Debian 12, measured here):
+# shellcheck disable=SC2054 # the commas are inside option values
+TWB_MPIRUN_OPTIONS=(
+  # The tests run as root (namespaces); mpirun refuses root without it.
+  --allow-run-as-root
+  # 1+K ranks on 2 cores: more ranks than slots (one per core), else
+  # "not enough slots available".
+  --oversubscribe
+  # With no more ranks than cores mpirun binds each rank to one core, and a
+  # rank's loop threads would share it.
+  --bind-to none
+  # The point-to-point layer over the byte transports below, not UCX (built
+  # into Debian's Open MPI), which would look for InfiniBand devices.
+  --mca pml ob1
+  # Messages between ranks through shared memory only (vader; self to
+  # itself): the tcp transport would open sockets on every interface of
+  # the namespace mpirun runs in.
+  --mca btl self,vader
+  # Copies through the shared segment instead of CMA (process_vm_readv),
+  # which needs ptrace rights containers often deny ("Read -1, expected").
+  --mca btl_vader_single_copy_mechanism none
+  # mpirun talks to its ranks (out of band) over loopback only: no
+  # dependence on the machine's other interfaces; lo must be up.
+  --mca oob_tcp_if_include lo
+)
+
+# How long one mpirun may take in a test before it is stopped (SIGTERM,
+# which mpirun passes to its ranks; SIGKILL 10 s later).
+TWB_MPIRUN_TIMEOUT=${TWB_MPIRUN_TIMEOUT:-120}
+
+# twb_mpirun NP PROGRAM [ARGS...]: PROGRAM as NP ranks on this machine.
+twb_mpirun() {
+  local np=$1
+  shift
+  timeout --kill-after=10 "$TWB_MPIRUN_TIMEOUT" \
+    mpirun "${TWB_MPIRUN_OPTIONS[@]}" -np "$np" "$@"
+}
+
+# twb_mpi_missing: prints why MPI tests cannot run here (nothing when they
+# can): the commands of the Debian packages openmpi-bin and libopenmpi-dev.
+twb_mpi_missing() {
+  local cmd
+  for cmd in mpirun mpicxx; do
+    command -v "$cmd" >/dev/null 2>&1 || {
+      printf '%s not found (Debian packages openmpi-bin libopenmpi-dev; scripts/test installs them as root)\n' "$cmd"
+      return
+    }
+  done
+}
