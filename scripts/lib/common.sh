@@ -1,5 +1,6 @@
-# Shell functions shared by scripts/bench and scripts/test. Source it after
-# setting TWBENCH_ROOT to the repository root; it defines functions only.
+# Shell functions shared by the bash scripts (bench, test, mpi_topology).
+# Source it after setting TWBENCH_ROOT to the repository root
+# (installed: PREFIX/share/twbench); it defines functions and lists only.
 # shellcheck shell=bash
 
 # Debian packages, by purpose. Extend a list here; twbench_packages joins them.
@@ -38,6 +39,26 @@ twbench_packages() {
   printf '%s\n' "${TWBENCH_BUILD_PACKAGES[@]}" "${TWBENCH_RUNTIME_PACKAGES[@]}" \
     ${TWBENCH_PLOT_PACKAGES[@]+"${TWBENCH_PLOT_PACKAGES[@]}"} \
     "${TWBENCH_MPI_PACKAGES[@]}" ${extras[@]+"${extras[@]}"}
+}
+
+# The twbench binary of an install (cmake --install, the .deb): the install
+# writes scripts/lib/installed.sh, which a checkout never has. Prints
+# nothing in a checkout; fails when the installed binary is not there.
+twbench_installed_binary() {
+  local installed=$TWBENCH_ROOT/scripts/lib/installed.sh
+  local TWBENCH_INSTALLED_BINARY=''
+  [[ -f $installed ]] || return 0
+  # shellcheck source=/dev/null # written by the install
+  source "$installed"
+  local dir
+  if dir=$(cd "$TWBENCH_ROOT/scripts/${TWBENCH_INSTALLED_BINARY%/*}" 2>/dev/null &&
+    pwd) && [[ -x $dir/twbench ]]; then
+    printf '%s/twbench\n' "$dir"
+    return 0
+  fi
+  printf '%s: the installed twbench binary is missing: %s (reinstall the package)\n' \
+    "${0##*/}" "$TWBENCH_ROOT/scripts/$TWBENCH_INSTALLED_BINARY" >&2
+  return 2
 }
 
 # Prints the packages that are not installed, one per line. Arguments: as
