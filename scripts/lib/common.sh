@@ -1,5 +1,5 @@
-# Shell functions shared by the bash scripts (bench, test, mpi_topology).
-# Source it after setting TWBENCH_ROOT to the repository root
+# Shell functions shared by the bash scripts (bench, test, package,
+# mpi_topology). Source it after setting TWBENCH_ROOT to the repository root
 # (installed: PREFIX/share/twbench); it defines functions and lists only.
 # shellcheck shell=bash
 
@@ -12,6 +12,8 @@ TWBENCH_RUNTIME_PACKAGES=(python3 python3-scipy iproute2)
 TWBENCH_PLOT_PACKAGES=(gnuplot-nox)
 # The MPI mode: mpirun and the MPI headers and libraries (Open MPI).
 TWBENCH_MPI_PACKAGES=(openmpi-bin libopenmpi-dev)
+# The .deb (scripts/package): dpkg-shlibdeps finds its Depends.
+TWBENCH_DEB_PACKAGES=(dpkg-dev)
 
 twbench_log() {
   printf '==> %s\n' "$*" >&2
@@ -38,7 +40,8 @@ twbench_packages() {
   fi
   printf '%s\n' "${TWBENCH_BUILD_PACKAGES[@]}" "${TWBENCH_RUNTIME_PACKAGES[@]}" \
     ${TWBENCH_PLOT_PACKAGES[@]+"${TWBENCH_PLOT_PACKAGES[@]}"} \
-    "${TWBENCH_MPI_PACKAGES[@]}" ${extras[@]+"${extras[@]}"}
+    "${TWBENCH_MPI_PACKAGES[@]}" "${TWBENCH_DEB_PACKAGES[@]}" \
+    ${extras[@]+"${extras[@]}"}
 }
 
 # The twbench binary of an install (cmake --install, the .deb): the install
