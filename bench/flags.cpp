@@ -136,6 +136,7 @@ void Settle(CLI::App& app, Flags& f, const std::vector<std::string>& single) {
   f.log_level = f.Value("log_level");
   f.isolate = f.Value("isolate");
   f.scenario = f.Value("scenario");
+  f.roles = f.Value("roles");
 }
 
 // Every run-wide value, set once; the matrix and the showcase rows are

@@ -28,6 +28,7 @@ struct Flags {
   std::string log_level;
   std::string isolate;
   std::string scenario;
+  std::string roles;  // the MPI mode's --roles, as given
 };
 
 // Parses argv (after Google Benchmark took its --benchmark_* flags). On bad

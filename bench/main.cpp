@@ -8,6 +8,7 @@
 #include <iostream>
 #include <memory>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -17,6 +18,7 @@
 #include "flags.h"
 #include "gbench_flags.h"
 #include "listing.h"
+#include "mpi_job.h"
 #include "probe.h"
 #include "progress_reporter.h"
 #include "spdlog/cfg/env.h"
@@ -256,12 +258,48 @@ int UnknownCountersStatus(const twbench::CsvWriter& csv) {
   return 1;
 }
 
+// Launched by mpirun or srun: joins the job, checks that every rank was
+// given the same flags and reads the roles. nullopt to go on; else the exit
+// status, the same on every rank.
+std::optional<int> JoinMpiJob(const twbench::Flags& flags,
+                              const std::vector<std::string>& args) {
+  if (!twbench::mpi::LaunchedByMpi()) return std::nullopt;
+  std::string why;
+  std::optional<twbench::mpi::Job> job = twbench::mpi::Join(&why);
+  if (!job) {
+    std::cerr << "twbench: started by an MPI launcher, but " << why << "\n";
+    return 2;
+  }
+  int status = 0;
+  if (std::string differ = twbench::mpi::CheckFlagsAgree(*job, args);
+      !differ.empty()) {
+    if (job->rank == 0) std::cerr << "twbench: " << differ << "\n";
+    status = 2;
+  } else if (!twbench::mpi::AssignRoles(&*job, flags.roles, &why)) {
+    if (job->rank == 0) std::cerr << "twbench: " << why << "\n";
+    status = 2;
+  } else {
+    // Every rank agrees; the runs across ranks are the next step.
+    if (job->rank == 0) {
+      std::cerr << "twbench: MPI job of " << job->size
+                << " ranks, flags agree; runs across ranks are not built "
+                   "yet\n";
+    }
+    status = 2;
+  }
+  twbench::mpi::Leave();
+  return status;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   // First of all: a signal during the set-up ends it the documented way.
   twbench::InstallStopSignals();
   if (std::optional<int> status = EarlyExit(argc, argv)) return *status;
+  // As given, before Google Benchmark takes its flags out: every rank of an
+  // MPI job must have been given the same.
+  const std::vector<std::string> args(argv + 1, argv + argc);
   const int repetitions = RepetitionsFromArgs(argc, argv);
   const std::string benchmark_out =
       twbench::GbenchFlag(argc, argv, "benchmark_out", "");
@@ -271,6 +309,7 @@ int main(int argc, char** argv) {
   const std::string filter = MakeFilterLinear();
   twbench::Flags flags = twbench::ParseFlags(argc, argv);
   SetUpLogging(flags.log_level);
+  if (std::optional<int> status = JoinMpiJob(flags, args)) return *status;
 
   // What every run shares, passed to the benchmarks explicitly.
   twbench::RunState run;

@@ -393,6 +393,25 @@ const Setting kSettings[] = {
    "tcp_tw_reuse=0, 5000 connections)", true, false,
    [](std::string_view t, Scenario&) { return OneOf(t, {"port_exhaustion"}); },
    nullptr, nullptr, nullptr},
+  {"roles", "", "", SettingKind::kRun, "server|client,...", "",
+   "launched by mpirun or srun (the MPI mode, docs/hosts.md): each rank's "
+   "role, comma-separated, one per rank; unset: rank 0 serves and every "
+   "other rank is a client. Without MPI it does nothing",
+   true, false,
+   [](std::string_view t, Scenario&) {
+     std::string_view rest = t;
+     while (!rest.empty()) {
+       const std::size_t comma = rest.find(',');
+       if (std::string e = OneOf(rest.substr(0, comma), {"server", "client"});
+           !e.empty()) {
+         return e;
+       }
+       if (comma == std::string_view::npos) break;
+       rest.remove_prefix(comma + 1);
+     }
+     return std::string();
+   },
+   nullptr, nullptr, nullptr},
   {"csv", "", "", SettingKind::kOutput, "PATH", "",
    "write result rows to this CSV file", true, false,
    [](std::string_view, Scenario&) { return std::string(); }, nullptr, nullptr,

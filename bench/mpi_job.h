@@ -1,0 +1,48 @@
+// An MPI job's view of this process (issue: across hosts): launched by
+// mpirun or srun, every rank runs the same benchmark list in lockstep; rank
+// 0 serves by default and the others are clients (--roles). Without MPI (a
+// plain start, or a build without it) Join() says so and nothing changes.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace twbench::mpi {
+
+enum class Role { kServer, kClient };
+
+struct Job {
+  int rank = 0;
+  int size = 1;
+  std::vector<Role> roles;  // one per rank
+  Role role() const { return roles[static_cast<std::size_t>(rank)]; }
+};
+
+// Whether this process was started by an MPI launcher (its environment
+// says so: Open MPI's, PMIx's or PMI's rank variables).
+bool LaunchedByMpi();
+// Whether this build has the MPI mode (Open MPI found at configure time).
+bool Built();
+
+// Joins the job (MPI_Init_thread, funneled: only the main thread calls MPI;
+// loop threads never do): rank and size; roles come after the flags agree.
+// nullopt, with *why, when this build has no MPI.
+std::optional<Job> Join(std::string* why);
+// Reads the roles from the --roles flag ("" for rank 0 the server, the
+// others clients; else server|client per rank, comma-separated); false,
+// with *why, when they do not fit the job.
+bool AssignRoles(Job* job, const std::string& roles_flag, std::string* why);
+void Leave();
+// Ends every rank of the job with `status` (MPI_Abort): for a failure one
+// rank sees and the others would wait on forever.
+[[noreturn]] void AbortJob(int status);
+
+// The flags every rank was started with agree: rank 0 sends each flag's
+// name and a hash of its value, every rank compares its own. "" when they
+// agree on every rank; else, on every rank, a message naming the flags
+// that differ and the ranks they differ on. `args`: argv[1..] as given.
+std::string CheckFlagsAgree(const Job& job,
+                            const std::vector<std::string>& args);
+
+}  // namespace twbench::mpi
