@@ -137,6 +137,8 @@ void Settle(CLI::App& app, Flags& f, const std::vector<std::string>& single) {
   f.isolate = f.Value("isolate");
   f.scenario = f.Value("scenario");
   f.roles = f.Value("roles");
+  f.server_addr = f.Value("server_addr");
+  f.rank_netns = f.Value("rank_netns");
 }
 
 // Every run-wide value, set once; the matrix and the showcase rows are

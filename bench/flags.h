@@ -28,7 +28,9 @@ struct Flags {
   std::string log_level;
   std::string isolate;
   std::string scenario;
-  std::string roles;  // the MPI mode's --roles, as given
+  std::string roles;        // the MPI mode's --roles, as given
+  std::string server_addr;  // the MPI mode's --server_addr ("" unset)
+  std::string rank_netns;   // the MPI mode's --rank_netns, %r not replaced
 };
 
 // Parses argv (after Google Benchmark took its --benchmark_* flags). On bad

@@ -191,13 +191,19 @@ const Probe& CachedProbe() {
 
 }  // namespace
 
-NetNamespace NetNamespace::OfCallingThread(std::string* why) {
-  UniqueFd fd(open(kThreadNetns, O_RDONLY | O_CLOEXEC));
+NetNamespace NetNamespace::Open(const std::string& path, std::string* why) {
+  const std::string full =
+      path.find('/') == std::string::npos ? "/run/netns/" + path : path;
+  UniqueFd fd(open(full.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd) {
-    *why = ErrnoText(std::string("open(") + kThreadNetns + ")", errno);
+    *why = ErrnoText("open(" + full + ")", errno);
     return NetNamespace();
   }
   return NetNamespace(std::move(fd));
+}
+
+NetNamespace NetNamespace::OfCallingThread(std::string* why) {
+  return Open(kThreadNetns, why);
 }
 
 NetNamespace NetNamespace::CreateAndEnter(std::string* why) {

@@ -1,5 +1,7 @@
 #include "twbench/settings.h"
 
+#include <arpa/inet.h>
+
 #include <algorithm>
 #include <charconv>
 #include <cmath>
@@ -104,6 +106,18 @@ std::string OneOf(std::string_view text,
     list += v;
   }
   return Quoted(text) + " is not one of {" + list + "}";
+}
+
+// A numeric IPv4 or IPv6 address (no names: getaddrinfo with AI_ADDRCONFIG
+// skips loopback, and every rank must mean the same address).
+std::string ParseNumericAddress(std::string_view text) {
+  const std::string s(text);
+  unsigned char buf[sizeof(in6_addr)];
+  if (inet_pton(AF_INET, s.c_str(), buf) == 1 ||
+      inet_pton(AF_INET6, s.c_str(), buf) == 1) {
+    return {};
+  }
+  return Quoted(text) + " is not a numeric IPv4 or IPv6 address";
 }
 
 std::string Range(const std::pair<int, int>& r) {
@@ -412,6 +426,23 @@ const Setting kSettings[] = {
      return std::string();
    },
    nullptr, nullptr, nullptr},
+  {"server_addr", "", "", SettingKind::kRun, "ADDRESS", "",
+   "the MPI mode: the numeric IPv4 or IPv6 address the client ranks reach "
+   "the server rank on (the server's listener binds it); unset: the server "
+   "rank's loopback, allowed only when every rank runs on one host in one "
+   "namespace. Without MPI it does nothing",
+   true, false,
+   [](std::string_view t, Scenario&) { return ParseNumericAddress(t); },
+   nullptr, nullptr, nullptr},
+  {"rank_netns", "", "", SettingKind::kRun, "PATH", "",
+   "the MPI mode: a network namespace per rank, e.g. /run/netns/twb%r (%r: "
+   "the rank; a bare name is under /run/netns): the rank's loop threads, "
+   "its kernel knobs, census and counters are there, while MPI keeps the "
+   "namespace it was launched in (scripts/mpi_topology). Without MPI it "
+   "does nothing",
+   true, false,
+   [](std::string_view, Scenario&) { return std::string(); }, nullptr,
+   nullptr, nullptr},
   {"csv", "", "", SettingKind::kOutput, "PATH", "",
    "write result rows to this CSV file", true, false,
    [](std::string_view, Scenario&) { return std::string(); }, nullptr, nullptr,

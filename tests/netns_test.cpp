@@ -448,5 +448,18 @@ TEST(NetnsTest, UnprivilegedGetsAClearReason) {
             "or with CAP_SYS_ADMIN");
 }
 
+// --rank_netns: a path opens that namespace, a bare name one of `ip netns
+// add` (/run/netns/NAME); a missing one says which file.
+TEST(NetnsTest, OpenByPathOrName) {
+  std::string why;
+  NetNamespace here = NetNamespace::Open("/proc/thread-self/ns/net", &why);
+  ASSERT_TRUE(here.valid()) << why;
+  EXPECT_EQ(here.id(), CurrentNetnsId());
+  NetNamespace none = NetNamespace::Open("twb_no_such_namespace", &why);
+  EXPECT_FALSE(none.valid());
+  EXPECT_NE(why.find("/run/netns/twb_no_such_namespace"), std::string::npos)
+      << why;
+}
+
 }  // namespace
 }  // namespace twbench

@@ -32,6 +32,10 @@ class NetNamespace {
   // and strerror) and leaves the thread in the namespace it was in.
   static NetNamespace CreateAndEnter(std::string* why);
 
+  // An owner of the namespace at `path` (a bare name: /run/netns/NAME, as
+  // `ip netns add` makes them). Invalid with *why on failure.
+  static NetNamespace Open(const std::string& path, std::string* why);
+
   // An owner of the calling thread's current namespace (e.g. to come back to
   // it or to let another thread join it). Invalid with *why on failure.
   static NetNamespace OfCallingThread(std::string* why);
