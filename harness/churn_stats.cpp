@@ -196,6 +196,23 @@ void ClientStats::Merge(const ClientStats& o) {
   KeepFirstSet(client_reuseaddr, o.client_reuseaddr);
 }
 
+void ClientStats::MergeOtherHost(const ClientStats& o) {
+  std::vector<std::bitset<65536>> ports = std::move(ports_seen);
+  const std::uint64_t distinct =
+      client_ports_distinct + o.client_ports_distinct;
+  const std::uint64_t reuses = tuple_reuses + o.tuple_reuses;
+  ports.insert(ports.end(), o.ports_seen.begin(), o.ports_seen.end());
+  ClientStats rest = o;
+  rest.ports_seen.clear();
+  rest.client_ports_distinct = rest.tuple_reuses = 0;
+  ports_seen.clear();
+  client_ports_distinct = tuple_reuses = 0;
+  Merge(rest);  // every other field, as for another loop
+  ports_seen = std::move(ports);
+  client_ports_distinct = distinct;
+  tuple_reuses = reuses;
+}
+
 std::uint64_t ClientStats::addrs_used() const {
   std::uint64_t n = 0;
   for (const auto& ports : ports_seen) n += ports.any() ? 1 : 0;

@@ -116,6 +116,29 @@ TEST(ChurnStatsTest, ClientMergeSumsCountsAndKeepsTheEarliestFailure) {
   EXPECT_EQ(a.client_reuseaddr, 1);
 }
 
+// Two hosts of an MPI job used the same port numbers from their own source
+// addresses: no reuse between them, every port counts.
+TEST(ChurnStatsTest, OtherHostsPortsAreAppendedNotJoined) {
+  ClientStats a;
+  a.ports_seen.resize(1);
+  a.ports_seen[0].set(40000);
+  a.ports_seen[0].set(40001);
+  a.client_ports_distinct = 2;
+  a.tuple_reuses = 1;
+  a.completed = 3;
+  ClientStats b = a;
+  b.tuple_reuses = 0;
+  b.seconds = 2.0;
+  a.MergeOtherHost(b);
+  ASSERT_EQ(a.ports_seen.size(), 2u);
+  EXPECT_EQ(a.ports_seen[1].count(), 2u);
+  EXPECT_EQ(a.client_ports_distinct, 4u);
+  EXPECT_EQ(a.tuple_reuses, 1u);
+  EXPECT_EQ(a.addrs_used(), 2u);
+  EXPECT_EQ(a.completed, 6u);
+  EXPECT_EQ(a.seconds, 2.0);
+}
+
 TEST(ChurnStatsTest, ServerMergeSumsCountsAndKeepsTheFirstRebind) {
   ServerStats a;
   a.accepted = 7;

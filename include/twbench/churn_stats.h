@@ -137,6 +137,10 @@ struct ClientStats {
   // Adds another loop's counts: sums, the longer time, the earlier failure,
   // the ports seen joined (distinct and reused recounted over both).
   void Merge(const ClientStats& other);
+  // Adds another host's counts (an MPI job's client rank): as Merge, but
+  // its ports_seen are other source addresses, appended, never joined with
+  // these; distinct ports and tuple reuses add up.
+  void MergeOtherHost(const ClientStats& other);
   // Source addresses at least one established connection had.
   std::uint64_t addrs_used() const;
 };
