@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "measure.h"
+#include "measure_mpi.h"
 #include "run_counters.h"
 #include "spdlog/spdlog.h"
 #include "stop_signal.h"
@@ -152,6 +153,11 @@ void SetCounters(benchmark::State& state, const Measured& m,
   // by libuv when out of fds): docs/engine-limits.md.
   c["not_accepted"] = static_cast<double>(st.not_accepted());
   SetLedgerCounters(c, m, s);
+  c["hosts"] = m.hosts;
+  if (m.client_hosts_conn_per_s) {
+    c["client_hosts_conn_per_s_min"] = m.client_hosts_conn_per_s->first;
+    c["client_hosts_conn_per_s_max"] = m.client_hosts_conn_per_s->second;
+  }
 }
 
 std::string Label(const ChurnStats& st, const RunState& run) {
@@ -176,7 +182,8 @@ void BM_Churn(benchmark::State& state, const Scenario& s, const RunState* run) {
     }
     // The engine times the churn itself (`seconds`); Google Benchmark's
     // real time also holds thread start-up and the census.
-    const Measured m = Measure(s, *run);
+    const Measured m =
+        run->job != nullptr ? MeasureAcrossRanks(s, *run) : Measure(s, *run);
     // Every run counts as a repetition of its name, rows or not.
     if (run->timeseries != nullptr) {
       run->timeseries->WriteRun("BM_Churn/" + SettingsName(s), m.samples);

@@ -2,6 +2,7 @@
 // Google Benchmark, and writes every run as a CSV row the moment it ends.
 #include <benchmark/benchmark.h>
 #include <regex.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
@@ -258,11 +259,60 @@ int UnknownCountersStatus(const twbench::CsvWriter& csv) {
   return 1;
 }
 
+// Where this rank's runs go in an MPI job (--rank_netns, --server_addr).
+struct MpiPlace {
+  std::optional<twbench::mpi::Job> job;
+  twbench::NetNamespace rank_netns;  // invalid: the launch namespace
+};
+
+// "/run/netns/twb%r" for rank 2: "/run/netns/twb2".
+std::string RankPath(std::string pattern, int rank) {
+  for (std::size_t at; (at = pattern.find("%r")) != std::string::npos;) {
+    pattern.replace(at, 2, std::to_string(rank));
+  }
+  return pattern;
+}
+
+// Opens this rank's namespace and checks that clients can reach the server:
+// 0, or 2 on every rank with the reason said once.
+int PlaceRank(const twbench::Flags& flags, MpiPlace* place) {
+  const twbench::mpi::Job& job = *place->job;
+  std::string why;
+  if (!flags.rank_netns.empty()) {
+    place->rank_netns =
+        twbench::NetNamespace::Open(RankPath(flags.rank_netns, job.rank), &why);
+  }
+  const bool opened = twbench::mpi::AllAgree(why.empty());
+  if (!why.empty()) {
+    std::cerr << "twbench: rank " << job.rank << ": --rank_netns: " << why
+              << "\n";
+  }
+  if (!opened) return 2;
+  if (!flags.server_addr.empty()) return 0;
+  why = !flags.rank_netns.empty()
+            ? "--rank_netns puts the ranks in namespaces of their own"
+            : "the ranks do not all run on one host in one namespace";
+  char host[256] = {};
+  gethostname(host, sizeof host - 1);
+  if (flags.rank_netns.empty() &&
+      twbench::mpi::SameOnEveryRank(std::string(host) + " " +
+                                    twbench::CurrentNetnsId())) {
+    return 0;  // the server rank's loopback reaches it
+  }
+  if (job.rank == 0) {
+    std::cerr << "twbench: --server_addr is needed: " << why
+              << ", so the server rank's loopback does not reach it\n";
+  }
+  return 2;
+}
+
 // Launched by mpirun or srun: joins the job, checks that every rank was
-// given the same flags and reads the roles. nullopt to go on; else the exit
-// status, the same on every rank.
+// given the same flags, reads the roles and places the rank. nullopt to go
+// on (place->job set when in a job); else the exit status, the same on
+// every rank.
 std::optional<int> JoinMpiJob(const twbench::Flags& flags,
-                              const std::vector<std::string>& args) {
+                              const std::vector<std::string>& args,
+                              MpiPlace* place) {
   if (!twbench::mpi::LaunchedByMpi()) return std::nullopt;
   std::string why;
   std::optional<twbench::mpi::Job> job = twbench::mpi::Join(&why);
@@ -279,17 +329,21 @@ std::optional<int> JoinMpiJob(const twbench::Flags& flags,
     if (job->rank == 0) std::cerr << "twbench: " << why << "\n";
     status = 2;
   } else {
-    // Every rank agrees; the runs across ranks are the next step.
-    if (job->rank == 0) {
-      std::cerr << "twbench: MPI job of " << job->size
-                << " ranks, flags agree; runs across ranks are not built "
-                   "yet\n";
-    }
-    status = 2;
+    place->job = std::move(job);
+    status = PlaceRank(flags, place);
+    if (status == 0) return std::nullopt;
   }
   twbench::mpi::Leave();
   return status;
 }
+
+// Ranks other than 0 run every benchmark in lockstep and report nothing:
+// rank 0 writes the rows of the whole job.
+class SilentReporter : public benchmark::BenchmarkReporter {
+ public:
+  bool ReportContext(const Context&) override { return true; }
+  void ReportRuns(const std::vector<Run>&) override {}
+};
 
 }  // namespace
 
@@ -309,13 +363,34 @@ int main(int argc, char** argv) {
   const std::string filter = MakeFilterLinear();
   twbench::Flags flags = twbench::ParseFlags(argc, argv);
   SetUpLogging(flags.log_level);
-  if (std::optional<int> status = JoinMpiJob(flags, args)) return *status;
+  MpiPlace mpi;
+  if (std::optional<int> status = JoinMpiJob(flags, args, &mpi)) {
+    return *status;
+  }
+  // Once in a job, every way out leaves it.
+  struct LeaveJob {
+    bool joined;
+    ~LeaveJob() {
+      if (joined) twbench::mpi::Leave();
+    }
+  } leave_job{mpi.job.has_value()};
+  // Rank 0 writes the job's rows; the other ranks write nothing.
+  const bool reporting = !mpi.job || mpi.job->rank == 0;
 
   // What every run shares, passed to the benchmarks explicitly.
   twbench::RunState run;
   run.stop = &twbench::g_interrupted;
-  if (int status = SetUpIsolation(flags, run); status != 0) return status;
-  std::optional<Outputs> outputs = OpenOutputs(flags, benchmark_out);
+  if (mpi.job) {
+    // The ranks' namespaces are the job's (--rank_netns), not one per run.
+    run.job = &*mpi.job;
+    run.rank_netns = mpi.rank_netns.valid() ? &mpi.rank_netns : nullptr;
+    run.server_addr = flags.server_addr;
+  } else if (int status = SetUpIsolation(flags, run); status != 0) {
+    return status;
+  }
+  std::optional<Outputs> outputs =
+      reporting ? OpenOutputs(flags, benchmark_out) : Outputs{};
+  if (mpi.job && !twbench::mpi::AllAgree(outputs.has_value())) return 2;
   if (!outputs) return 2;
   std::optional<twbench::TimeseriesWriter> timeseries;
   if (outputs->timeseries) {
@@ -326,8 +401,11 @@ int main(int argc, char** argv) {
   const std::vector<twbench::Scenario> matrix = twbench::Matrix(flags);
   RaiseFdLimitFor(matrix);
   auto by_name = twbench::RegisterChurnBenchmarks(matrix, run);
-  // The bare-epoll baseline beside its engine row (docs/speed.md).
-  by_name.merge(twbench::RegisterBaselineBenchmarks(matrix, run));
+  // The bare-epoll baseline beside its engine row (docs/speed.md); one
+  // process's, so not in an MPI job.
+  if (!mpi.job) {
+    by_name.merge(twbench::RegisterBaselineBenchmarks(matrix, run));
+  }
   const twbench::RunContext context = twbench::RunContext::Collect();
   twbench::ProgressReporter progress(context,
                                      CountSelected(by_name) * repetitions);
@@ -338,25 +416,33 @@ int main(int argc, char** argv) {
                            return it == by_name.end() ? nullptr : &it->second;
                          });
   twbench::TeeCsvReporter reporter(&progress, &csv);
+  SilentReporter silent;
   std::optional<twbench::CheckedFileReporter> json;
-  if (!benchmark_out.empty()) {
+  if (!benchmark_out.empty() && reporting) {
     json.emplace(benchmark_out_format, benchmark_out);
   }
-  const std::size_t runs =
-      benchmark::RunSpecifiedBenchmarks(&reporter, json ? &*json : nullptr);
+  const std::size_t runs = benchmark::RunSpecifiedBenchmarks(
+      reporting ? static_cast<benchmark::BenchmarkReporter*>(&reporter)
+                : &silent,
+      json ? &*json : nullptr);
   benchmark::Shutdown();
   int written = CloseOutputs(*outputs);
   if (json && !json->error().empty()) {
     std::cerr << "twbench: results incomplete: " << json->error() << "\n";
     written = 1;
   }
-  if (twbench::StopSignal() != 0) return InterruptedStatus();
-  if (runs == 0) {
-    std::cerr << "twbench: no benchmark matches --benchmark_filter=" << filter
-              << "\n";
-    return 2;
-  }
-  if (int status = UnknownCountersStatus(csv); status != 0) return status;
-  const int failed = FailedRunsStatus(reporter.errors());
-  return failed != 0 ? failed : written;
+  const int status = [&] {
+    if (twbench::StopSignal() != 0) return InterruptedStatus();
+    if (runs == 0) {
+      std::cerr << "twbench: no benchmark matches --benchmark_filter=" << filter
+                << "\n";
+      return 2;
+    }
+    if (int unknown = UnknownCountersStatus(csv); unknown != 0) return unknown;
+    const int failed = FailedRunsStatus(reporter.errors());
+    return failed != 0 ? failed : written;
+  }();
+  // Every rank ends with rank 0's verdict: one rank's non-zero exit makes
+  // mpirun kill the ranks still leaving the job.
+  return mpi.job ? twbench::mpi::Largest(status) : status;
 }

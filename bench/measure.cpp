@@ -21,20 +21,10 @@ namespace {
 // so filtering by it in the kernel leaves out every other run's sockets.
 // Counted once the last FINs and ACKs of the run have been processed.
 Census CountTimeWait(const Scenario& s, std::uint16_t server_port) {
-  CensusQuery q;
-  q.states = StateBit(TcpState::kTimeWait);
-  q.ipv4 = s.family == Family::kIPv4;
-  q.ipv6 = s.family == Family::kIPv6;
-  q.local_port = server_port;
-  Census c;
-  SettledCounts server = CountTcpSocketsSettled(q, 2.0);
-  q.local_port.reset();
-  q.remote_port = server_port;
-  SettledCounts client = CountTcpSocketsSettled(q, 2.0);
-  c.server = server.counts.time_wait();
-  c.client = client.counts.time_wait();
-  c.settled = server.settled && client.settled;
-  return c;
+  const SettledCounts server = CountRunTimeWait(s, server_port, true);
+  const SettledCounts client = CountRunTimeWait(s, server_port, false);
+  return {server.counts.time_wait(), client.counts.time_wait(),
+          server.settled && client.settled};
 }
 
 // The time series of one run: sampling starts before the churn and stops
@@ -97,22 +87,26 @@ class RunSampler {
   std::optional<Sampler> sampler_;
 };
 
+}  // namespace
+
 bool AnyKnobSet(const TcpKnobs& k) {
   return k.tw_reuse || k.tw_reuse_delay_ms || k.port_range || k.max_tw_buckets;
 }
 
-// The counters of one namespace a row reports as deltas over the run.
-struct Counters {
-  TcpExtCounters tcpext;
-  TcpCounters tcp;
-  TcpExtAborts aborts;
-};
+SettledCounts CountRunTimeWait(const Scenario& s, std::uint16_t server_port,
+                               bool server_side) {
+  CensusQuery q;
+  q.states = StateBit(TcpState::kTimeWait);
+  q.ipv4 = s.family == Family::kIPv4;
+  q.ipv6 = s.family == Family::kIPv6;
+  (server_side ? q.local_port : q.remote_port) = server_port;
+  return CountTcpSocketsSettled(q, 2.0);
+}
 
 Counters ReadCounters() {
   return {ReadTcpExt(), ReadTcp(), ReadTcpExtAborts()};
 }
 
-// Adds after - before of one namespace to the row (veth: both add up).
 void AddDelta(Measured& m, const Counters& after, const Counters& before) {
   const TcpExtCounters d = Delta(after.tcpext, before.tcpext);
   m.tcpext.tw += d.tw;
@@ -124,6 +118,8 @@ void AddDelta(Measured& m, const Counters& after, const Counters& before) {
   m.out_rsts += Delta(after.tcp, before.tcp).out_rsts;
   m.abort_rsts += Delta(after.aborts, before.aborts).total();
 }
+
+namespace {
 
 void MeasureHere(const Scenario& s, const RunState& run, Measured& m) {
   try {
@@ -152,21 +148,14 @@ void MeasureHere(const Scenario& s, const RunState& run, Measured& m) {
 // Each end's TIME_WAIT and counters, read in its own namespace.
 void CountVeth(const Scenario& s, const VethTopology& topo,
                const Counters before[2], Measured& m) {
-  CensusQuery q;
-  q.states = StateBit(TcpState::kTimeWait);
-  q.ipv4 = s.family == Family::kIPv4;
-  q.ipv6 = s.family == Family::kIPv6;
   RunIn(topo.server, [&] {
-    q.local_port = m.stats.server_port;
-    SettledCounts c = CountTcpSocketsSettled(q, 2.0);
+    SettledCounts c = CountRunTimeWait(s, m.stats.server_port, true);
     m.census.server = c.counts.time_wait();
     m.census.settled = c.settled;
     AddDelta(m, ReadCounters(), before[1]);
   });
   RunIn(topo.client, [&] {
-    q.local_port.reset();
-    q.remote_port = m.stats.server_port;
-    SettledCounts c = CountTcpSocketsSettled(q, 2.0);
+    SettledCounts c = CountRunTimeWait(s, m.stats.server_port, false);
     m.census.client = c.counts.time_wait();
     m.census.settled = m.census.settled && c.settled;
     AddDelta(m, ReadCounters(), before[0]);

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "run_state.h"
@@ -13,6 +14,7 @@
 #include "twbench/kernel_counters.h"
 #include "twbench/sampler.h"
 #include "twbench/scenario.h"
+#include "twbench/socket_census.h"
 #include "twbench/sysctl.h"
 
 namespace twbench {
@@ -44,7 +46,32 @@ struct Measured {
   std::string error;            // census or counters failed
   std::vector<Sample> samples;  // the time series, when sampled
   int sample_interval_ms = 0;   // 0: not sampled
+  // The MPI mode (measure_mpi.h): the ranks of the job (1: one process),
+  // and the fewest and most connections/s of one client rank (unset: one
+  // process, whose client is the only one).
+  int hosts = 1;
+  std::optional<std::pair<double, double>> client_hosts_conn_per_s;
 };
+
+// The run's TIME_WAIT on one side, read in the calling thread's namespace
+// once settled: the server's (local port = the server port) or the
+// client's (remote port = the server port).
+SettledCounts CountRunTimeWait(const Scenario& s, std::uint16_t server_port,
+                               bool server_side);
+
+// The counters of one namespace a row reports as deltas over the run.
+struct Counters {
+  TcpExtCounters tcpext;
+  TcpCounters tcp;
+  TcpExtAborts aborts;
+};
+Counters ReadCounters();  // the calling thread's namespace
+// Adds after - before of one namespace to the row (veth, hosts: they add up).
+void AddDelta(Measured& m, const Counters& after, const Counters& before);
+
+// Whether any kernel knob is set: they are written only into namespaces of
+// the run's (or the job's) own.
+bool AnyKnobSet(const TcpKnobs& k);
 
 // Runs the scenario where `run` says (isolate) and measures it; failures of
 // the set-up or the census are in `error`, never thrown.

@@ -1,11 +1,14 @@
 // The MPI job (bench/mpi_job.h). Only the main thread calls MPI.
 #include "mpi_job.h"
 
+#include <chrono>
 #include <cstdint>
 #include <cstdlib>
+#include <iostream>
 #include <map>
 #include <sstream>
 #include <string_view>
+#include <thread>
 
 #if TWBENCH_HAVE_MPI
 #include <mpi.h>
@@ -93,6 +96,15 @@ std::string Differences(const std::map<std::string, std::uint64_t>& root,
   return out;
 }
 
+// Where each rank's bytes start in a gathered buffer.
+std::vector<int> Offsets(const std::vector<int>& lengths) {
+  std::vector<int> offsets(lengths.size(), 0);
+  for (std::size_t i = 1; i < lengths.size(); ++i) {
+    offsets[i] = offsets[i - 1] + lengths[i - 1];
+  }
+  return offsets;
+}
+
 std::optional<std::vector<Role>> ParseRoles(const std::string& flag, int size,
                                             std::string* why) {
   std::vector<Role> roles;
@@ -173,13 +185,10 @@ std::string CheckFlagsAgree(const Job& job,
   std::vector<int> lengths(static_cast<std::size_t>(job.size));
   MPI_Allgather(&length, 1, MPI_INT, lengths.data(), 1, MPI_INT,
                 MPI_COMM_WORLD);
-  std::vector<int> offsets(lengths.size(), 0);
-  int total = 0;
-  for (std::size_t i = 0; i < lengths.size(); ++i) {
-    offsets[i] = total;
-    total += lengths[i];
-  }
-  std::string all(static_cast<std::size_t>(total), '\0');
+  const std::vector<int> offsets = Offsets(lengths);
+  std::string all(static_cast<std::size_t>(
+                      offsets.empty() ? 0 : offsets.back() + lengths.back()),
+                  '\0');
   MPI_Allgatherv(differ.data(), length, MPI_CHAR, all.data(), lengths.data(),
                  offsets.data(), MPI_CHAR, MPI_COMM_WORLD);
   std::string message;
@@ -194,6 +203,97 @@ std::string CheckFlagsAgree(const Job& job,
   return "the ranks of the job were started with different flags (every "
          "rank must run the same benchmarks): " +
          message;
+}
+
+bool AllAgree(bool mine) {
+  int ok = mine ? 1 : 0;
+  MPI_Allreduce(MPI_IN_PLACE, &ok, 1, MPI_INT, MPI_LAND, MPI_COMM_WORLD);
+  return ok != 0;
+}
+
+int Largest(int mine) {
+  MPI_Allreduce(MPI_IN_PLACE, &mine, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+  return mine;
+}
+
+bool SameOnEveryRank(std::string_view value) {
+  const std::uint64_t h = Fnv1a(value);
+  std::uint64_t range[2] = {h, ~h};  // the min of both: min and max of h
+  MPI_Allreduce(MPI_IN_PLACE, range, 2, MPI_UINT64_T, MPI_MIN, MPI_COMM_WORLD);
+  return range[0] == ~range[1];
+}
+
+namespace {
+
+void WaitFor(const Wait& wait, MPI_Request* request, const char* what) {
+  const auto start = std::chrono::steady_clock::now();
+  const auto bound = std::chrono::duration<double>(wait.deadline_s);
+  for (int done = 0;;) {
+    MPI_Test(request, &done, MPI_STATUS_IGNORE);
+    if (done) return;
+    if (std::chrono::steady_clock::now() - start > bound) {
+      std::cerr << "twbench: rank " << wait.job.rank << " waited "
+                << wait.deadline_s << " s for the other ranks (" << what
+                << "): a rank is stuck or gone; ending the job\n";
+      AbortJob(1);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+}
+
+}  // namespace
+
+void Barrier(const Wait& wait, const char* what) {
+  MPI_Request r;
+  MPI_Ibarrier(MPI_COMM_WORLD, &r);
+  WaitFor(wait, &r, what);
+}
+
+std::string Bcast(const Wait& wait, int root, std::string bytes,
+                  const char* what) {
+  std::uint64_t size = bytes.size();
+  MPI_Request r;
+  MPI_Ibcast(&size, 1, MPI_UINT64_T, root, MPI_COMM_WORLD, &r);
+  WaitFor(wait, &r, what);
+  bytes.resize(size);
+  MPI_Ibcast(bytes.data(), static_cast<int>(size), MPI_CHAR, root,
+             MPI_COMM_WORLD, &r);
+  WaitFor(wait, &r, what);
+  return bytes;
+}
+
+std::uint64_t ReduceSum(const Wait& wait, int root, std::uint64_t mine,
+                        const char* what) {
+  std::uint64_t sum = 0;
+  MPI_Request r;
+  MPI_Ireduce(&mine, &sum, 1, MPI_UINT64_T, MPI_SUM, root, MPI_COMM_WORLD, &r);
+  WaitFor(wait, &r, what);
+  return wait.job.rank == root ? sum : 0;
+}
+
+std::vector<std::string> Gather(const Wait& wait, int root,
+                                const std::string& mine, const char* what) {
+  const bool at_root = wait.job.rank == root;
+  const auto n = static_cast<std::size_t>(wait.job.size);
+  int length = static_cast<int>(mine.size());
+  std::vector<int> lengths(at_root ? n : 0);
+  MPI_Request r;
+  MPI_Igather(&length, 1, MPI_INT, lengths.data(), 1, MPI_INT, root,
+              MPI_COMM_WORLD, &r);
+  WaitFor(wait, &r, what);
+  const std::vector<int> offsets = Offsets(lengths);
+  std::string all(static_cast<std::size_t>(
+                      offsets.empty() ? 0 : offsets.back() + lengths.back()),
+                  '\0');
+  MPI_Igatherv(mine.data(), length, MPI_CHAR, all.data(), lengths.data(),
+               offsets.data(), MPI_CHAR, root, MPI_COMM_WORLD, &r);
+  WaitFor(wait, &r, what);
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < lengths.size(); ++i) {
+    out.push_back(all.substr(static_cast<std::size_t>(offsets[i]),
+                             static_cast<std::size_t>(lengths[i])));
+  }
+  return out;
 }
 
 #else  // a build without MPI
@@ -215,6 +315,22 @@ void AbortJob(int status) { std::exit(status); }
 
 std::string CheckFlagsAgree(const Job&, const std::vector<std::string>&) {
   return "";
+}
+
+// Never called: without MPI there is no job.
+bool AllAgree(bool mine) { return mine; }
+int Largest(int mine) { return mine; }
+bool SameOnEveryRank(std::string_view) { return true; }
+void Barrier(const Wait&, const char*) {}
+std::string Bcast(const Wait&, int, std::string bytes, const char*) {
+  return bytes;
+}
+std::uint64_t ReduceSum(const Wait&, int, std::uint64_t mine, const char*) {
+  return mine;
+}
+std::vector<std::string> Gather(const Wait&, int, const std::string& mine,
+                                const char*) {
+  return {mine};
 }
 
 #endif

@@ -4,8 +4,10 @@
 // plain start, or a build without it) Join() says so and nothing changes.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace twbench::mpi {
@@ -44,5 +46,31 @@ void Leave();
 // that differ and the ranks they differ on. `args`: argv[1..] as given.
 std::string CheckFlagsAgree(const Job& job,
                             const std::vector<std::string>& args);
+
+// Whether `mine` holds on every rank (every rank learns the same answer).
+bool AllAgree(bool mine);
+// The largest of every rank's `mine`, on every rank.
+int Largest(int mine);
+// Whether `value` is the same on every rank (compared by hash).
+bool SameOnEveryRank(std::string_view value);
+
+// The collectives of one run. While they wait the loop threads run, so each
+// is nonblocking, polled with 1 ms sleeps (a blocked Open MPI call spins a
+// CPU), and bounded: past `deadline_s` the job ends (AbortJob) with a
+// message naming `what` and this rank.
+struct Wait {
+  const Job& job;
+  double deadline_s;
+};
+void Barrier(const Wait& wait, const char* what);
+// `bytes` of `root`, on every rank.
+std::string Bcast(const Wait& wait, int root, std::string bytes,
+                  const char* what);
+// The sum of every rank's `mine` at `root` (0 elsewhere).
+std::uint64_t ReduceSum(const Wait& wait, int root, std::uint64_t mine,
+                        const char* what);
+// Every rank's bytes, in rank order, at `root` (empty elsewhere).
+std::vector<std::string> Gather(const Wait& wait, int root,
+                                const std::string& mine, const char* what);
 
 }  // namespace twbench::mpi

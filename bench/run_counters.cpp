@@ -19,6 +19,11 @@ void SetRunCounters(benchmark::UserCounters& c, const ChurnStats& st) {
   c["connected"] = static_cast<double>(st.client.connected);
   c["seconds"] = st.client.seconds;
   c["conn_per_s"] = st.client.seconds > 0 ? done / st.client.seconds : 0;
+  // One process: one host, whose client is the whole spread. An MPI job's
+  // BM_Churn sets them from every rank (measure_mpi.h).
+  c["hosts"] = 1;
+  c["client_hosts_conn_per_s_min"] = c["conn_per_s"];
+  c["client_hosts_conn_per_s_max"] = c["conn_per_s"];
   // Every failed bind()/listen(): a listener's (restarts, the rebind) and
   // the client's own binds.
   c["bind_failures"] =

@@ -3,10 +3,15 @@
 #pragma once
 
 #include <atomic>
+#include <string>
 
 namespace twbench {
 
 class TimeseriesWriter;
+class NetNamespace;
+namespace mpi {
+struct Job;
+}
 
 struct RunState {
   // Set by the signal handler: the running churn stops like at its time
@@ -17,6 +22,14 @@ struct RunState {
   // written here after the run; null: no time series.
   TimeseriesWriter* timeseries = nullptr;
   int sample_interval_ms = 0;
+  // Launched by mpirun (bench/mpi_job.h): every run spans the job's ranks
+  // (measure_mpi.h). Null: one process, as before.
+  const mpi::Job* job = nullptr;
+  // --rank_netns: this rank's namespace, where its loop threads, knobs,
+  // census and counters are; null: the namespace the rank was launched in.
+  const NetNamespace* rank_netns = nullptr;
+  // --server_addr; "": the server rank's loopback (one host, one namespace).
+  std::string server_addr;
 };
 
 // Starts the error message of a run this process cannot give what it needs

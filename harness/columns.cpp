@@ -31,6 +31,10 @@ constexpr Section kS9{"Listener restarts",
                       "`bind_fail_per_s` are 0 when `restart_every=0`)"};
 constexpr Section kS11{"Loops, accept balance and CPU",
                        "([docs/loops.md](../docs/loops.md))"};
+constexpr Section kS12{
+    "Hosts",
+    "(the MPI mode, `mpirun -np 1+K twbench`: rank 0 writes one row per run; "
+    "the counts are the server rank's and the client ranks' summed)"};
 constexpr Section kS10{
     "The TIME_WAIT ledger",
     "([docs/time-wait-ledger.md](../docs/time-wait-ledger.md)): `tcpext_tw` "
@@ -408,6 +412,17 @@ constexpr Column kColumns[] = {
      "their behalf, loopback's softirq included when it ran in them"},
     {"cpu_us_per_conn", ColumnGroup::kCounter, &kS11, "µs", Compare::kLower,
      false, "`(cpu_user_s + cpu_sys_s) / attempted`, in microseconds"},
+    {"hosts", ColumnGroup::kCounter, &kS12, "count", Compare::kNone, false,
+     "ranks of the MPI job the run spanned (one server rank, the others "
+     "clients); 1 without MPI"},
+    {"client_hosts_conn_per_s_min", ColumnGroup::kCounter, &kS12,
+     "connections/s", Compare::kHigher, false,
+     "the slowest client rank's `completed / seconds`, each rank timed by "
+     "its own clock; without MPI `conn_per_s`"},
+    {"client_hosts_conn_per_s_max", ColumnGroup::kCounter, &kS12,
+     "connections/s", Compare::kBehaviour, false,
+     "the fastest client rank's, likewise; far from `_min`: the client "
+     "hosts were not loaded alike"},
     {"real_time_s", ColumnGroup::kTime, &kNoSection, "s", Compare::kNone, false,
      "wall time per benchmark iteration, as Google Benchmark measured "
      "it (`real_accumulated_time / iterations`): the churn plus thread "

@@ -10,12 +10,7 @@ ROOT=${TWBENCH_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
 source "$ROOT/tests/lib/check.sh"
 source "$ROOT/tests/lib/mpi.sh"
 
-if [[ $(id -u) -ne 0 ]]; then
-  skip_all "network namespaces need root (ip netns add)"
-fi
-why=$(twb_mpi_missing)
-[[ -z $why ]] || skip_all "$why"
-command -v ip >/dev/null || skip_all "ip not found (Debian iproute2)"
+twb_mpi_require
 
 P=twbm$$x
 trap '"$ROOT/scripts/mpi_topology" down --prefix="$P" >/dev/null 2>&1; rm -rf "$TMP"' EXIT

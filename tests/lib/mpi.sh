@@ -53,3 +53,13 @@ twb_mpi_missing() {
     }
   done
 }
+
+# twb_mpi_require: ends the test as skipped (skip_all, tests/lib/check.sh)
+# unless it can run here: root (ip netns add), MPI, ip.
+twb_mpi_require() {
+  [[ $(id -u) -eq 0 ]] || skip_all "network namespaces need root (ip netns add)"
+  local why
+  why=$(twb_mpi_missing)
+  [[ -z $why ]] || skip_all "$why"
+  command -v ip >/dev/null || skip_all "ip not found (Debian iproute2)"
+}

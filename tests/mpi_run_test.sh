@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Runs across the ranks of an MPI job (issue 11): mpirun -np 3 over
+# scripts/mpi_topology (server rank 0 at 198.18.0.1, client ranks 1 and 2
+# on the bridge), closer server, client and rst with reuseaddr 0 and 1.
+# Rank 0 writes one complete row per run (every connection of the budget,
+# no error, hosts=3); TIME_WAIT is on the server's side for server close
+# and on the clients' for client close, none for rst; the rebind after
+# server close fails with EADDRINUSE only without SO_REUSEADDR; and
+# tcp_tw_reuse=2 recycles nothing (the path is not loopback).
+set -uo pipefail
+ROOT=${TWBENCH_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
+bin="${TWBENCH_BINARY:?TWBENCH_BINARY must name the twbench binary}"
+source "$ROOT/tests/lib/check.sh"
+source "$ROOT/tests/lib/mpi.sh"
+
+twb_mpi_require
+"$bin" --help | grep -q -- '--rank_netns' ||
+  skip_all "this twbench has no MPI mode"
+
+P=twbr$$x
+trap '"$ROOT/scripts/mpi_topology" down --prefix="$P" >/dev/null 2>&1; rm -rf "$TMP"' EXIT
+
+# Every mpirun is bounded (tests/lib/mpi.sh); the whole topology run too.
+TWB_MPIRUN_TIMEOUT=150
+export TWB_MPIRUN_TIMEOUT
+CHECK_TIMEOUT=200
+
+# in_topology ARGS...: the command that runs twbench ARGS as 3 ranks in a
+# topology of this test (expect_status runs it under timeout, so a command,
+# not a function). ARGS come after the ranks' --rank_netns/--server_addr.
+# shellcheck disable=SC2016 # expanded by the command's shell
+in_topology=("$ROOT/scripts/mpi_topology" run 2 --prefix="$P" -- bash -c
+  'source "$1" && bin=$2 && shift 2 && twb_mpirun "$TWB_NP" "$bin" \
+     --rank_netns="$TWB_RANK_NETNS" --server_addr="$TWB_SERVER_ADDR" "$@"'
+  run "$ROOT/tests/lib/mpi.sh" "$bin")
+
+expect_status "the job runs the six runs and exits 0" 0 "${in_topology[@]}" \
+  --closer=server,client,rst --reuseaddr=0,1 --concurrency=16 --payload=0 \
+  --connections=2000 --time_limit=30 --csv="$TMP/job.csv"
+cp "$TMP/out" "$TMP/job.out"
+cp "$TMP/err" "$TMP/job.err"
+expect_grep "rank 0 shows the last run" '^\[6/6\] BM_Churn/' "$TMP/job.out"
+check "only rank 0 shows progress (one line per run)" \
+  test "$(grep -c '^\[[0-9]/6\]' "$TMP/job.out")" -eq 6
+expect_no_grep "mpirun reported no failing rank" 'exited with non-zero|aborted' \
+  "$TMP/job.err"
+
+row_checks "$TMP/job.csv" <<'PY'
+header, rows = read_csv(sys.argv[1])
+check("rank 0's CSV has exactly the six runs", len(rows) == 6, len(rows))
+seen = sorted((r["closer"], r["reuseaddr"]) for r in rows)
+want = sorted((c, a) for c in ("server", "client", "rst") for a in ("0", "1"))
+check("one row per closer and reuseaddr", seen == want, seen)
+for r in rows:
+    run = f'{r["closer"]}/reuseaddr:{r["reuseaddr"]}'
+    n = num(r, "connections")
+    check(f"{run}: no error", r["error"] == "", r["error"])
+    check(f"{run}: the whole budget", n == 2000, n)
+    check(f"{run}: hosts=3", num(r, "hosts") == 3, r["hosts"])
+    check(f"{run}: isolated (the ranks' namespaces)", r["isolated"] == "1")
+    lo, hi = num(r, "client_hosts_conn_per_s_min"), num(r,
+        "client_hosts_conn_per_s_max")
+    check(f"{run}: client host spread 0 < min <= max", 0 < lo <= hi, (lo, hi))
+    check(f"{run}: tcp_tw_reuse=2 recycles nothing off loopback",
+          num(r, "tcpext_tw_recycled") == 0 and num(r, "tw_reuse") == 2,
+          (r["tcpext_tw_recycled"], r["tw_reuse"]))
+    server, client = num(r, "time_wait_server"), num(r, "time_wait_client")
+    # On 2 CPUs a few percent of TIME_WAIT sockets vanish (DESIGN.md).
+    if r["closer"] == "server":
+        check(f"{run}: TIME_WAIT on the server's side", server >= 0.9 * n
+              and client == 0, (server, client))
+    elif r["closer"] == "client":
+        check(f"{run}: TIME_WAIT on the clients' side", client >= 0.9 * n
+              and server == 0, (server, client))
+    else:
+        check(f"{run}: no TIME_WAIT after RST", server == 0 and client == 0,
+              (server, client))
+    blocked = r["closer"] == "server" and r["reuseaddr"] == "0"
+    check(f"{run}: rebind " + ("EADDRINUSE" if blocked else "bound"),
+          r["label"].startswith("rebind=EADDRINUSE" if blocked
+                                else "rebind=bound"), r["label"])
+PY
+
+# The ranks are in namespaces of their own: their loopbacks are not the
+# server's, so the address is needed, on every rank alike.
+# shellcheck disable=SC2016 # expanded by the command's shell
+expect_status "--rank_netns without --server_addr: exit 2" 2 \
+  "$ROOT/scripts/mpi_topology" run 2 --prefix="$P" -- bash -c \
+  'source "$1" && twb_mpirun "$TWB_NP" "$2" --rank_netns="$TWB_RANK_NETNS" \
+     --closer=rst --reuseaddr=1 --connections=10' \
+  run "$ROOT/tests/lib/mpi.sh" "$bin"
+expect_grep "it says --server_addr is needed" '--server_addr is needed' \
+  "$TMP/err"
+check "no namespace of the test is left" \
+  test -z "$(ip netns list | grep -E "^$P")"
+check_summary
