@@ -376,6 +376,7 @@ int main(int argc, char** argv) {
   } leave_job{mpi.job.has_value()};
   // Rank 0 writes the job's rows; the other ranks write nothing.
   const bool reporting = !mpi.job || mpi.job->rank == 0;
+  if (!reporting) twbench::SetQuietRank(mpi.job->rank);
 
   // What every run shares, passed to the benchmarks explicitly.
   twbench::RunState run;

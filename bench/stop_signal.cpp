@@ -3,8 +3,10 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstring>
+#include <string>
 
 #include "bm_churn.h"
 
@@ -17,6 +19,9 @@ static_assert(std::atomic<int>::is_always_lock_free);
 static_assert(std::atomic<bool>::is_always_lock_free);
 
 constexpr int kStopSignals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+// SetQuietRank: what the handler says instead; written before any signal
+// can need it, read only by the handler.
+char g_quiet_note[160] = {};
 
 const char* Name(int signal) {
   switch (signal) {
@@ -42,10 +47,12 @@ extern "C" void OnStopSignal(int signal) {
   int none = 0;
   g_signal.compare_exchange_strong(none, signal);
   g_interrupted.store(true);
-  if (g_running.load()) return;
+  if (g_running.load() && g_quiet_note[0] == '\0') return;
   Say("twbench: ");
   Say(Name(signal));
-  Say(" before the first run: nothing was measured, nothing to write\n");
+  Say(g_quiet_note[0] != '\0'
+          ? g_quiet_note
+          : " before the first run: nothing was measured, nothing to write\n");
   _exit(128 + signal);
 }
 
@@ -66,6 +73,14 @@ void InstallStopSignals() {
 }
 
 void EnterRunPhase() { g_running.store(true); }
+
+void SetQuietRank(int rank) {
+  std::string note = ": rank " + std::to_string(rank) +
+                     " of the MPI job ends at once (rank 0 writes the "
+                     "rows)\n";
+  note.resize(std::min(note.size(), sizeof g_quiet_note - 1));
+  std::memcpy(g_quiet_note, note.c_str(), note.size() + 1);
+}
 
 int StopSignal() { return g_signal.load(); }
 

@@ -20,6 +20,11 @@ void InstallStopSignals();
 // when the first run is about to start.
 void EnterRunPhase();
 
+// An MPI job's rank that writes no rows (not rank 0): a signal (mpirun
+// ending the job) ends it at once, in every phase, saying so; the
+// collectives it would still wait in could not complete.
+void SetQuietRank(int rank);
+
 // The first signal received, 0 when none.
 int StopSignal();
 

@@ -13,28 +13,14 @@ bin="${TWBENCH_BINARY:?TWBENCH_BINARY must name the twbench binary}"
 source "$ROOT/tests/lib/check.sh"
 source "$ROOT/tests/lib/mpi.sh"
 
-twb_mpi_require
-"$bin" --help | grep -q -- '--rank_netns' ||
-  skip_all "this twbench has no MPI mode"
-
-P=twbr$$x
-trap '"$ROOT/scripts/mpi_topology" down --prefix="$P" >/dev/null 2>&1; rm -rf "$TMP"' EXIT
+twb_job_setup twbr
 
 # Every mpirun is bounded (tests/lib/mpi.sh); the whole topology run too.
 TWB_MPIRUN_TIMEOUT=150
 export TWB_MPIRUN_TIMEOUT
 CHECK_TIMEOUT=200
 
-# in_topology ARGS...: the command that runs twbench ARGS as 3 ranks in a
-# topology of this test (expect_status runs it under timeout, so a command,
-# not a function). ARGS come after the ranks' --rank_netns/--server_addr.
-# shellcheck disable=SC2016 # expanded by the command's shell
-in_topology=("$ROOT/scripts/mpi_topology" run 2 --prefix="$P" -- bash -c
-  'source "$1" && bin=$2 && shift 2 && twb_mpirun "$TWB_NP" "$bin" \
-     --rank_netns="$TWB_RANK_NETNS" --server_addr="$TWB_SERVER_ADDR" "$@"'
-  run "$ROOT/tests/lib/mpi.sh" "$bin")
-
-expect_status "the job runs the six runs and exits 0" 0 "${in_topology[@]}" \
+expect_status "the job runs the six runs and exits 0" 0 "${TWB_JOB[@]}" \
   --closer=server,client,rst --reuseaddr=0,1 --concurrency=16 --payload=0 \
   --connections=2000 --time_limit=30 --csv="$TMP/job.csv"
 cp "$TMP/out" "$TMP/job.out"

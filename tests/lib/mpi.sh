@@ -63,3 +63,24 @@ twb_mpi_require() {
   [[ -z $why ]] || skip_all "$why"
   command -v ip >/dev/null || skip_all "ip not found (Debian iproute2)"
 }
+
+# twb_job_setup STEM: for a test of twbench jobs (it has set $ROOT and $bin
+# and sourced check.sh): skips unless they can run here, names the test's
+# topology prefix P (STEM and the pid), removes that topology (and $TMP) on
+# exit, and sets TWB_JOB, the command that runs twbench as 3 ranks (server
+# rank 0, client ranks 1 and 2) in it with each rank's --rank_netns and
+# --server_addr: "${TWB_JOB[@]}" ARGS... (a command, so timeout can run it).
+twb_job_setup() {
+  twb_mpi_require
+  # shellcheck disable=SC2154 # the test's
+  "$bin" --help | grep -q -- '--rank_netns' ||
+    skip_all "this twbench has no MPI mode"
+  P=$1$$x
+  # shellcheck disable=SC2064 # P and ROOT are fixed from here on
+  trap "\"$ROOT/scripts/mpi_topology\" down --prefix=\"$P\" >/dev/null 2>&1; rm -rf \"\$TMP\"" EXIT
+  # shellcheck disable=SC2016,SC2034 # expanded by the command's shell; used by the test
+  TWB_JOB=("$ROOT/scripts/mpi_topology" run 2 --prefix="$P" -- bash -c
+    'source "$1" && bin=$2 && shift 2 && twb_mpirun "$TWB_NP" "$bin" \
+       --rank_netns="$TWB_RANK_NETNS" --server_addr="$TWB_SERVER_ADDR" "$@"'
+    run "$ROOT/tests/lib/mpi.sh" "$bin")
+}

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Faults of an MPI job (issue 11): a client rank killed with kill -9 in the
+# middle of a run ends the job with mpirun's message naming the rank and
+# the signal, not a hang; the rows rank 0 wrote before are intact; the
+# other ranks say they end; and scripts/mpi_topology leaves no namespace.
+set -uo pipefail
+ROOT=${TWBENCH_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
+bin="${TWBENCH_BINARY:?TWBENCH_BINARY must name the twbench binary}"
+source "$ROOT/tests/lib/check.sh"
+source "$ROOT/tests/lib/mpi.sh"
+twb_job_setup twbf
+TWB_MPIRUN_TIMEOUT=120
+export TWB_MPIRUN_TIMEOUT
+
+# The pid of the twbench process that is rank $1 (its MPI environment).
+rank_pid() {
+  local environ pid
+  for environ in /proc/[0-9]*/environ; do
+    pid=${environ#/proc/}
+    pid=${pid%/environ}
+    [[ $(readlink "/proc/$pid/exe" 2>/dev/null) == "$(readlink -f "$bin")" ]] ||
+      continue
+    if tr '\0' '\n' <"$environ" 2>/dev/null |
+      grep -qx "OMPI_COMM_WORLD_RANK=$1"; then
+      printf '%s\n' "$pid"
+      return
+    fi
+  done
+}
+
+# Two runs of 40000 connections each (a few seconds each here): the first
+# one's row is written, then rank 1 is killed while the second runs.
+csv=$TMP/job.csv
+"${TWB_JOB[@]}" --closer=rst,server --reuseaddr=1 \
+  --concurrency=16 --payload=0 --connections=40000 --time_limit=30 \
+  --csv="$csv" >"$TMP/job.out" 2>"$TMP/job.err" &
+job=$!
+started=$SECONDS
+for _ in $(seq 1 600); do
+  [[ -f $csv ]] && (($(wc -l <"$csv") >= 2)) && break
+  kill -0 "$job" 2>/dev/null || break
+  sleep 0.1
+done
+check "the first run's row was written" test "$(wc -l <"$csv")" -eq 2
+sleep 0.5 # into the second run
+victim=$(rank_pid 1)
+check "rank 1 is running" test -n "$victim"
+[[ -z $victim ]] || kill -9 "$victim"
+status=0
+wait "$job" || status=$?
+# mpirun's status is the killed rank's (137); the timeout's would come
+# only after TWB_MPIRUN_TIMEOUT seconds.
+check "the job ended with an error (exit $status)" test "$status" -ne 0
+check "at once, not at the timeout ($((SECONDS - started)) s)" \
+  test $((SECONDS - started)) -lt 60
+expect_grep "mpirun names the killed rank and the signal" \
+  'process rank 1 .*exited on signal 9' "$TMP/job.err"
+expect_grep "the other client rank says it ends" \
+  '^twbench: SIGTERM: rank 2 of the MPI job ends at once' "$TMP/job.err"
+check "rank 0 wrote nothing after the header and the first row" \
+  test "$(wc -l <"$csv")" -eq 2
+row_checks "$csv" <<'PY'
+header, rows = read_csv(sys.argv[1])
+check("the row before the kill is intact", len(rows) == 1 and
+      rows[0]["closer"] == "rst" and rows[0]["error"] == "" and
+      rows[0]["connections"] == "40000" and rows[0]["hosts"] == "3" and
+      len(rows[0]) == len(header), rows)
+PY
+check "no namespace of the test is left" \
+  test -z "$(ip netns list | grep -E "^$P")"
+check "no rank is left" test -z "$(rank_pid 0)$(rank_pid 1)$(rank_pid 2)"
+check_summary
