@@ -5,6 +5,7 @@
 
 #include <limits>
 
+#include "hosts_writer.h"
 #include "measure.h"
 #include "measure_mpi.h"
 #include "run_counters.h"
@@ -187,6 +188,9 @@ void BM_Churn(benchmark::State& state, const Scenario& s, const RunState* run) {
     // Every run counts as a repetition of its name, rows or not.
     if (run->timeseries != nullptr) {
       run->timeseries->WriteRun("BM_Churn/" + SettingsName(s), m.samples);
+    }
+    if (run->hosts != nullptr) {
+      run->hosts->WriteRun("BM_Churn/" + SettingsName(s), m.host_rows);
     }
     const ChurnStats& st = m.stats;
     if (!st.fatal.empty()) {

@@ -18,6 +18,7 @@
 #include "file_reporter.h"
 #include "flags.h"
 #include "gbench_flags.h"
+#include "hosts_writer.h"
 #include "listing.h"
 #include "mpi_job.h"
 #include "probe.h"
@@ -121,7 +122,20 @@ namespace {
 struct Outputs {
   std::unique_ptr<twbench::OutputFile> csv;
   std::unique_ptr<twbench::OutputFile> timeseries;
+  std::unique_ptr<twbench::OutputFile> hosts;  // MPI job: <stem>.hosts.csv
 };
+
+// Rank 0 of an MPI job with --csv=out.csv also writes out.hosts.csv, one
+// row per rank and run; false, said, when it cannot be opened.
+bool OpenHostsCsv(const std::string& csv, Outputs& out) {
+  const bool dot_csv = csv.size() > 4 && csv.ends_with(".csv");
+  const std::string path =
+      (dot_csv ? csv.substr(0, csv.size() - 4) : csv) + ".hosts.csv";
+  std::string why;
+  out.hosts = twbench::OutputFile::Open("--csv", path, &why);
+  if (!out.hosts) std::cerr << "twbench: " << why << "\n";
+  return out.hosts != nullptr;
+}
 
 std::optional<Outputs> OpenOutputs(const twbench::Flags& flags,
                                    const std::string& benchmark_out) {
@@ -156,7 +170,8 @@ std::optional<Outputs> OpenOutputs(const twbench::Flags& flags,
 // each failure said once more at the end, where it is seen.
 int CloseOutputs(Outputs& outputs) {
   int status = 0;
-  for (auto* file : {outputs.csv.get(), outputs.timeseries.get()}) {
+  for (auto* file :
+       {outputs.csv.get(), outputs.timeseries.get(), outputs.hosts.get()}) {
     if (file == nullptr || file->Close()) continue;
     std::cerr << "twbench: results incomplete: " << file->error() << "\n";
     status = 1;
@@ -391,8 +406,17 @@ int main(int argc, char** argv) {
   }
   std::optional<Outputs> outputs =
       reporting ? OpenOutputs(flags, benchmark_out) : Outputs{};
+  if (outputs && mpi.job && outputs->csv &&
+      !OpenHostsCsv(flags.csv, *outputs)) {
+    outputs.reset();
+  }
   if (mpi.job && !twbench::mpi::AllAgree(outputs.has_value())) return 2;
   if (!outputs) return 2;
+  std::optional<twbench::HostsWriter> hosts;
+  if (outputs->hosts) {
+    hosts.emplace(outputs->hosts->stream());
+    run.hosts = &*hosts;
+  }
   std::optional<twbench::TimeseriesWriter> timeseries;
   if (outputs->timeseries) {
     timeseries.emplace(outputs->timeseries->stream());

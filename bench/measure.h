@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "hosts_writer.h"
 #include "run_state.h"
 #include "twbench/churn_stats.h"
 #include "twbench/kernel_counters.h"
@@ -51,6 +52,7 @@ struct Measured {
   // process, whose client is the only one).
   int hosts = 1;
   std::optional<std::pair<double, double>> client_hosts_conn_per_s;
+  std::vector<HostRow> host_rows;  // rank 0 of a job: one per rank
 };
 
 // The run's TIME_WAIT on one side, read in the calling thread's namespace

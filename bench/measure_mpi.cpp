@@ -284,6 +284,26 @@ void ChurnRank(const Scenario& s, const RunState& run, Measured& m) {
   if (go && m.stats.fatal.empty()) CountSide(s, run, false, before, m);
 }
 
+// One rank's own counts, for <stem>.hosts.csv.
+HostRow RowOf(int rank, const mpi::Job& job, const Measured& m) {
+  const bool server =
+      job.roles[static_cast<std::size_t>(rank)] == mpi::Role::kServer;
+  const ClientStats& c = m.stats.client;
+  return {rank,
+          server ? "server" : "client",
+          c.completed,
+          c.attempted,
+          c.connected,
+          m.stats.server.accepted,
+          c.seconds,
+          m.stats.errors().Total(),
+          server ? m.census.server : m.census.client,
+          m.tcpext.tw,
+          m.tcpext.tw_recycled,
+          m.out_rsts,
+          !m.stats.fatal.empty() ? m.stats.fatal : m.error};
+}
+
 // Rank 0: the job's row from every rank's side. The server's stats as they
 // are; the clients' merged as other hosts; census and counters summed.
 Measured MergeRanks(const mpi::Job& job, const std::vector<std::string>& all) {
@@ -306,6 +326,7 @@ Measured MergeRanks(const mpi::Job& job, const std::vector<std::string>& all) {
     }
     note(out.error, rank, m->error);
     note(out.stats.fatal, rank, m->stats.fatal);
+    out.host_rows.push_back(RowOf(rank, job, *m));
     if (job.roles[static_cast<std::size_t>(rank)] == mpi::Role::kServer) {
       out.stats.server = m->stats.server;
       out.stats.server_port = m->stats.server_port;

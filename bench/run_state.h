@@ -8,6 +8,7 @@
 namespace twbench {
 
 class TimeseriesWriter;
+class HostsWriter;
 class NetNamespace;
 namespace mpi {
 struct Job;
@@ -30,6 +31,8 @@ struct RunState {
   const NetNamespace* rank_netns = nullptr;
   // --server_addr; "": the server rank's loopback (one host, one namespace).
   std::string server_addr;
+  // Rank 0 of a job with --csv: <stem>.hosts.csv; null: not written.
+  HostsWriter* hosts = nullptr;
 };
 
 // Starts the error message of a run this process cannot give what it needs

@@ -6,7 +6,8 @@
 # no error, hosts=3); TIME_WAIT is on the server's side for server close
 # and on the clients' for client close, none for rst; the rebind after
 # server close fails with EADDRINUSE only without SO_REUSEADDR; and
-# tcp_tw_reuse=2 recycles nothing (the path is not loopback).
+# tcp_tw_reuse=2 recycles nothing (the path is not loopback). Its
+# <stem>.hosts.csv has a row per rank whose sums are the job's row.
 set -uo pipefail
 ROOT=${TWBENCH_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
 bin="${TWBENCH_BINARY:?TWBENCH_BINARY must name the twbench binary}"
@@ -65,6 +66,35 @@ for r in rows:
     check(f"{run}: rebind " + ("EADDRINUSE" if blocked else "bound"),
           r["label"].startswith("rebind=EADDRINUSE" if blocked
                                 else "rebind=bound"), r["label"])
+PY
+
+# <stem>.hosts.csv: a row per rank and run, whose sums are the job's row.
+row_checks "$TMP/job.csv" "$TMP/job.hosts.csv" <<'PY'
+_, rows = read_csv(sys.argv[1])
+_, hosts = read_csv(sys.argv[2])
+check("hosts.csv has a row per rank and run", len(hosts) == 18, len(hosts))
+for r in rows:
+    name = r["name"].split("/iterations:")[0]
+    mine = [h for h in hosts if h["name"] == name]
+    check(f"{name}: ranks 0, 1, 2", [h["rank"] for h in mine] == ["0", "1", "2"]
+          and [h["role"] for h in mine] == ["server", "client", "client"],
+          [(h["rank"], h["role"]) for h in mine])
+    def total(column):
+        return sum(num(h, column) for h in mine)
+    for job_col, host_col in (("connections", "connections"),
+                              ("attempted", "attempted"),
+                              ("accepted", "accepted"),
+                              ("time_wait", "time_wait"),
+                              ("tcpext_tw", "tcpext_tw"),
+                              ("errors_total", "errors_total")):
+        check(f"{name}: {job_col} is the ranks' sum",
+              num(r, job_col) == total(host_col), (r[job_col], total(host_col)))
+    clients = [num(h, "conn_per_s") for h in mine if h["role"] == "client"]
+    check(f"{name}: the client host spread is the client rows'",
+          abs(min(clients) - num(r, "client_hosts_conn_per_s_min")) < 1e-6 *
+          max(clients) and abs(max(clients) -
+          num(r, "client_hosts_conn_per_s_max")) < 1e-6 * max(clients),
+          clients)
 PY
 
 # The ranks are in namespaces of their own: their loopbacks are not the
