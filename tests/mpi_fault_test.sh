@@ -3,6 +3,8 @@
 # middle of a run ends the job with mpirun's message naming the rank and
 # the signal, not a hang; the rows rank 0 wrote before are intact; the
 # other ranks say they end; and scripts/mpi_topology leaves no namespace.
+# A server rank that cannot listen and a client rank that cannot reach the
+# server: rows that say so, not a hang.
 set -uo pipefail
 ROOT=${TWBENCH_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
 bin="${TWBENCH_BINARY:?TWBENCH_BINARY must name the twbench binary}"
@@ -65,6 +67,44 @@ check("the row before the kill is intact", len(rows) == 1 and
       rows[0]["closer"] == "rst" and rows[0]["error"] == "" and
       rows[0]["connections"] == "40000" and rows[0]["hosts"] == "3" and
       len(rows[0]) == len(header), rows)
+PY
+# A server rank that cannot listen (an address it does not have): every
+# rank learns why with the port (0), every row says so, nobody waits.
+expect_status "a server that cannot listen: exit 1, at once" 1 \
+  "${TWB_JOB[@]}" --closer=server,rst --reuseaddr=1 --concurrency=16 \
+  --payload=0 --connections=2000 --server_addr=198.18.0.99 \
+  --csv="$TMP/nolisten.csv"
+row_checks "$TMP/nolisten.csv" <<'PY'
+_, rows = read_csv(sys.argv[1])
+check("a row per run, each naming the server rank's failure",
+      len(rows) == 2 and all(r["error"] ==
+      "cannot run: rank 0: bind listener: EADDRNOTAVAIL" for r in rows),
+      [r["error"] for r in rows])
+PY
+
+# Rank 2 cut off the bridge: its SYNs go nowhere. Its connections time out
+# (counted), the run's time limit ends it, rank 1's share is complete, and
+# the row is written with no error.
+# shellcheck disable=SC2016 # expanded in the topology (tests/lib/mpi.sh)
+export TWB_JOB_BEFORE='ip -n "${TWB_TOPOLOGY_PREFIX}br" link set r2 down'
+started=$SECONDS
+expect_status "a client rank that cannot reach the server: exit 0" 0 \
+  "${TWB_JOB[@]}" --closer=server --reuseaddr=1 --concurrency=16 \
+  --payload=0 --connections=2000 --time_limit=4 --connection_timeout=1 \
+  --csv="$TMP/cut.csv"
+unset TWB_JOB_BEFORE
+check "bounded by the time limit ($((SECONDS - started)) s)" \
+  test $((SECONDS - started)) -lt 30
+row_checks "$TMP/cut.csv" "$TMP/cut.hosts.csv" <<'PY'
+_, rows = read_csv(sys.argv[1])
+_, hosts = read_csv(sys.argv[2])
+r = rows[0] if len(rows) == 1 else {}
+check("one row, no error, cut by the time limit", len(rows) == 1 and
+      r["error"] == "" and r["label"].endswith(",time_limit"), rows)
+check("rank 1's share complete, rank 2's none", [h["connections"] for h in
+      hosts] == ["0", "1000", "0"], [h["connections"] for h in hosts])
+check("rank 2's timeouts counted", num(hosts[2], "errors_total") > 0 and
+      num(r, "etimedout") > 0, (hosts[2]["errors_total"], r.get("etimedout")))
 PY
 check "no namespace of the test is left" \
   test -z "$(ip netns list | grep -E "^$P")"

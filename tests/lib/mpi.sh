@@ -70,6 +70,8 @@ twb_mpi_require() {
 # exit, and sets TWB_JOB, the command that runs twbench as 3 ranks (server
 # rank 0, client ranks 1 and 2) in it with each rank's --rank_netns and
 # --server_addr: "${TWB_JOB[@]}" ARGS... (a command, so timeout can run it).
+# TWB_JOB_BEFORE, when exported, is run (eval) in the topology first, with
+# its TWB_* variables (e.g. to cut a rank off the bridge).
 twb_job_setup() {
   twb_mpi_require
   # shellcheck disable=SC2154 # the test's
@@ -80,7 +82,8 @@ twb_job_setup() {
   trap "\"$ROOT/scripts/mpi_topology\" down --prefix=\"$P\" >/dev/null 2>&1; rm -rf \"\$TMP\"" EXIT
   # shellcheck disable=SC2016,SC2034 # expanded by the command's shell; used by the test
   TWB_JOB=("$ROOT/scripts/mpi_topology" run 2 --prefix="$P" -- bash -c
-    'source "$1" && bin=$2 && shift 2 && twb_mpirun "$TWB_NP" "$bin" \
-       --rank_netns="$TWB_RANK_NETNS" --server_addr="$TWB_SERVER_ADDR" "$@"'
+    'source "$1" && bin=$2 && shift 2 && eval "${TWB_JOB_BEFORE:-:}" &&
+     twb_mpirun "$TWB_NP" "$bin" --rank_netns="$TWB_RANK_NETNS" \
+       --server_addr="$TWB_SERVER_ADDR" "$@"'
     run "$ROOT/tests/lib/mpi.sh" "$bin")
 }
