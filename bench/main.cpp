@@ -182,6 +182,8 @@ int CloseOutputs(Outputs& outputs) {
 // The status after a stop signal: 128+n, said with the signal's name.
 int InterruptedStatus() {
   const int signal = twbench::StopSignal();
+  // A rank of an MPI job other than 0 said so already; rank 0 writes.
+  if (twbench::QuietRank()) return 128 + signal;
   std::cerr << "twbench: interrupted by " << twbench::SignalName(signal)
             << "; the runs measured so far are written, the others say "
             << "skipped\n";
@@ -343,6 +345,14 @@ std::optional<int> JoinMpiJob(const twbench::Flags& flags,
   } else if (!twbench::mpi::AssignRoles(&*job, flags.roles, &why)) {
     if (job->rank == 0) std::cerr << "twbench: " << why << "\n";
     status = 2;
+  } else if (!flags.timeseries.empty()) {
+    // Each rank would sample its own host on its own clock; merging those
+    // into one series is not built, and a file with no samples would lie.
+    if (job->rank == 0) {
+      std::cerr << "twbench: --timeseries is not built for MPI jobs yet: "
+                   "leave it out, or sample one process (no mpirun)\n";
+    }
+    status = 2;
   } else {
     place->job = std::move(job);
     status = PlaceRank(flags, place);
@@ -356,7 +366,10 @@ std::optional<int> JoinMpiJob(const twbench::Flags& flags,
 // rank 0 writes the rows of the whole job.
 class SilentReporter : public benchmark::BenchmarkReporter {
  public:
-  bool ReportContext(const Context&) override { return true; }
+  bool ReportContext(const Context&) override {
+    twbench::EnterRunPhase();
+    return true;
+  }
   void ReportRuns(const std::vector<Run>&) override {}
 };
 
@@ -469,5 +482,12 @@ int main(int argc, char** argv) {
   }();
   // Every rank ends with rank 0's verdict: one rank's non-zero exit makes
   // mpirun kill the ranks still leaving the job.
+  // After a stop signal the other ranks are gone or going: no collective,
+  // no MPI_Finalize (LeaveJob), just this rank's status; a rank other than
+  // 0 stays until mpirun ends it, so that rank 0 can write (stop_signal.h).
+  if (mpi.job && twbench::mpi::Interrupted()) {
+    if (twbench::QuietRank()) twbench::LingerForRank0();
+    return status;
+  }
   return mpi.job ? twbench::mpi::Largest(status) : status;
 }

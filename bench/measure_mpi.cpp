@@ -11,10 +11,12 @@
 #include <vector>
 
 #include "mpi_job.h"
+#include "stop_signal.h"
 #include "twbench/churn.h"
 #include "twbench/listener.h"
 #include "twbench/netns.h"
 #include "twbench/run_clock.h"
+#include "twbench/source_addresses.h"
 #include "twbench/stats_wire.h"
 
 namespace twbench {
@@ -122,10 +124,20 @@ std::string NotInJob(const Scenario& s, const RunState& run) {
            "kernel knobs are set only in the ranks' own namespaces "
            "(--rank_netns); these ranks run in their hosts' namespaces";
   }
-  if (s.client_addrs > 1) {
-    return prefix + "client_addrs > 1 is not built for MPI jobs yet";
+  if (s.client_addrs > 1 && run.server_addr.empty()) {
+    return prefix +
+           "client_addrs > 1 in an MPI job takes the client hosts' own "
+           "addresses toward --server_addr; give --server_addr";
   }
   return "";
+}
+
+// A stop signal in the middle of a run: every rank got it and stops its
+// side, so no rank's counts of this run can be gathered any more.
+std::string InterruptedInJob() {
+  return "interrupted (" + SignalName(StopSignal()) +
+         ") in the MPI job: every rank stopped, so this run's counts were "
+         "not gathered";
 }
 
 // Runs fn in the rank's namespace (a thread that enters it), or here.
@@ -228,14 +240,47 @@ void ServeRank(const Scenario& s, const RunState& run, Measured& m) {
   WireWriter w;
   w.U64(up ? server.port() : 0);
   w.Str(!m.error.empty() ? m.error : m.stats.fatal);
-  mpi::Bcast(wait, root, w.Take(), "the server's port");
+  if (!mpi::Bcast(wait, root, w.Take(), "the server's port")) {
+    if (up) server.Abandon();
+    m.error = InterruptedInJob();
+    return;
+  }
   if (up) server.Start();
-  const std::uint64_t connected =
+  const std::optional<std::uint64_t> connected =
       mpi::ReduceSum(wait, root, 0, "the clients' churn");
+  if (!connected) m.error = InterruptedInJob();
   if (!up) return;
   // The clients' clocks are other hosts': the end is this host's now.
-  server.Finish(connected, NowNs());
-  CountSide(s, run, true, before, m);
+  server.Finish(connected.value_or(0), NowNs());
+  if (connected) CountSide(s, run, true, before, m);
+}
+
+// client_addrs > 1 on a client rank: the host's own addresses toward the
+// server (the route's source first), read in the rank's namespace; fewer
+// than client_addrs is this rank's fatal error, naming what it has.
+std::vector<sockaddr_storage> HostSources(const Scenario& s,
+                                          const RunState& run,
+                                          const sockaddr_storage& server,
+                                          std::string* fatal) {
+  std::vector<sockaddr_storage> found;
+  std::string why;
+  InRankNetns(run, [&] { found = SourceAddressesToward(server, &why); });
+  const auto k = static_cast<std::size_t>(s.client_addrs);
+  if (why.empty() && found.size() < k) {
+    why = "has " + std::to_string(found.size()) + " (";
+    for (std::size_t i = 0; i < found.size(); ++i) {
+      why += (i ? " " : "") + AddressText(found[i]);
+    }
+    why +=
+        ") on its route to " + AddressText(server) + " and in the same prefix";
+  }
+  if (!why.empty()) {
+    // MergeRanks names the rank.
+    *fatal = "client_addrs " + std::to_string(k) + ": this host " + why;
+    return {};
+  }
+  found.resize(k);
+  return found;
 }
 
 // A client rank: its share of the budget and concurrency, to the port the
@@ -245,8 +290,13 @@ void ChurnRank(const Scenario& s, const RunState& run, Measured& m) {
   const int root = ServerRank(*run.job);
   Counters before;
   const bool prepared = Prepare(s, run, m, &before);
-  const std::string sent = mpi::Bcast(wait, root, "", "the server's port");
-  WireReader r(sent);
+  const std::optional<std::string> sent =
+      mpi::Bcast(wait, root, "", "the server's port");
+  if (!sent) {
+    m.error = InterruptedInJob();
+    return;
+  }
+  WireReader r(*sent);
   std::uint64_t port = 0;
   std::string reason;
   if (!r.U64(&port) || !r.Str(&reason) || port == 0 || port > 65535) {
@@ -263,7 +313,7 @@ void ChurnRank(const Scenario& s, const RunState& run, Measured& m) {
     SetPort(to, m.stats.server_port);
     // Another host reaches the server through a routed address: the client
     // binds (client_bind=range) the wildcard, not loopback.
-    const Placement placement{
+    Placement placement{
         run.rank_netns,
         nullptr,
         std::nullopt,
@@ -271,16 +321,25 @@ void ChurnRank(const Scenario& s, const RunState& run, Measured& m) {
                                 s.family == Family::kIPv4 ? "0.0.0.0" : "::", 0)
                : std::nullopt,
         {}};
+    if (server && s.client_addrs > 1) {
+      placement.client_sources = HostSources(s, run, to, &m.stats.fatal);
+    }
     const auto [index, clients] = ClientIndex(*run.job);
     LiveCounters live;
-    ChurnClientSide client(s, placement, to, run.stop, &live, &m.stats,
-                           index * s.loops, clients * s.loops);
-    if (client.Setup()) {
-      client.Start();
-      client.Join();
+    if (m.stats.fatal.empty()) {
+      ChurnClientSide client(s, placement, to, run.stop, &live, &m.stats,
+                             index * s.loops, clients * s.loops);
+      if (client.Setup()) {
+        client.Start();
+        client.Join();
+      }
     }
   }
-  mpi::ReduceSum(wait, root, m.stats.client.connected, "the clients' churn");
+  if (!mpi::ReduceSum(wait, root, m.stats.client.connected,
+                      "the clients' churn")) {
+    m.error = InterruptedInJob();
+    return;
+  }
   if (go && m.stats.fatal.empty()) CountSide(s, run, false, before, m);
 }
 
@@ -367,15 +426,26 @@ Measured MeasureAcrossRanks(const Scenario& s, const RunState& run) {
     return m;
   }
   const mpi::Job& job = *run.job;
-  mpi::Barrier(WaitFor(s, run), "the start of the run");
+  if (!mpi::Barrier(WaitFor(s, run), "the start of the run")) {
+    m.error = InterruptedInJob();
+    return m;
+  }
   if (job.role() == mpi::Role::kServer) {
     ServeRank(s, run, m);
   } else {
     ChurnRank(s, run, m);
   }
-  std::vector<std::string> all =
+  if (mpi::Interrupted()) {
+    if (m.error.empty()) m.error = InterruptedInJob();
+    return m;
+  }
+  std::optional<std::vector<std::string>> all =
       mpi::Gather(WaitFor(s, run), 0, Pack(m), "every rank's counts");
-  return job.rank == 0 ? MergeRanks(job, all) : m;
+  if (!all) {
+    m.error = InterruptedInJob();
+    return m;
+  }
+  return job.rank == 0 ? MergeRanks(job, *all) : m;
 }
 
 }  // namespace twbench

@@ -10,6 +10,8 @@
 #include <string_view>
 #include <thread>
 
+#include "stop_signal.h"
+
 #if TWBENCH_HAVE_MPI
 #include <mpi.h>
 #endif
@@ -143,6 +145,10 @@ std::optional<std::vector<Role>> ParseRoles(const std::string& flag, int size,
 
 bool Built() { return true; }
 
+// Every rank gets the signal (mpirun passes Ctrl-C on as SIGTERM to all),
+// and ranks other than 0 end at once: no collective can finish after it.
+bool Interrupted() { return StopSignal() != 0; }
+
 std::optional<Job> Join(std::string* why) {
   int provided = 0;
   MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided);
@@ -164,7 +170,11 @@ bool AssignRoles(Job* job, const std::string& roles_flag, std::string* why) {
   return true;
 }
 
-void Leave() { MPI_Finalize(); }
+// After an interrupted wait the other ranks are gone: MPI_Finalize would
+// wait for them.
+void Leave() {
+  if (!Interrupted()) MPI_Finalize();
+}
 
 void AbortJob(int status) {
   MPI_Abort(MPI_COMM_WORLD, status);
@@ -225,12 +235,15 @@ bool SameOnEveryRank(std::string_view value) {
 
 namespace {
 
-void WaitFor(const Wait& wait, MPI_Request* request, const char* what) {
+// false: a stop signal came first (the request is left pending: the job
+// is ending, and nothing waits for it any more).
+bool WaitFor(const Wait& wait, MPI_Request* request, const char* what) {
   const auto start = std::chrono::steady_clock::now();
   const auto bound = std::chrono::duration<double>(wait.deadline_s);
   for (int done = 0;;) {
     MPI_Test(request, &done, MPI_STATUS_IGNORE);
-    if (done) return;
+    if (done) return true;
+    if (Interrupted()) return false;
     if (std::chrono::steady_clock::now() - start > bound) {
       std::cerr << "twbench: rank " << wait.job.rank << " waited "
                 << wait.deadline_s << " s for the other ranks (" << what
@@ -243,36 +256,41 @@ void WaitFor(const Wait& wait, MPI_Request* request, const char* what) {
 
 }  // namespace
 
-void Barrier(const Wait& wait, const char* what) {
+bool Barrier(const Wait& wait, const char* what) {
+  if (Interrupted()) return false;
   MPI_Request r;
   MPI_Ibarrier(MPI_COMM_WORLD, &r);
-  WaitFor(wait, &r, what);
+  return WaitFor(wait, &r, what);
 }
 
-std::string Bcast(const Wait& wait, int root, std::string bytes,
-                  const char* what) {
+std::optional<std::string> Bcast(const Wait& wait, int root, std::string bytes,
+                                 const char* what) {
+  if (Interrupted()) return std::nullopt;
   std::uint64_t size = bytes.size();
   MPI_Request r;
   MPI_Ibcast(&size, 1, MPI_UINT64_T, root, MPI_COMM_WORLD, &r);
-  WaitFor(wait, &r, what);
+  if (!WaitFor(wait, &r, what)) return std::nullopt;
   bytes.resize(size);
   MPI_Ibcast(bytes.data(), static_cast<int>(size), MPI_CHAR, root,
              MPI_COMM_WORLD, &r);
-  WaitFor(wait, &r, what);
+  if (!WaitFor(wait, &r, what)) return std::nullopt;
   return bytes;
 }
 
-std::uint64_t ReduceSum(const Wait& wait, int root, std::uint64_t mine,
-                        const char* what) {
+std::optional<std::uint64_t> ReduceSum(const Wait& wait, int root,
+                                       std::uint64_t mine, const char* what) {
+  if (Interrupted()) return std::nullopt;
   std::uint64_t sum = 0;
   MPI_Request r;
   MPI_Ireduce(&mine, &sum, 1, MPI_UINT64_T, MPI_SUM, root, MPI_COMM_WORLD, &r);
-  WaitFor(wait, &r, what);
+  if (!WaitFor(wait, &r, what)) return std::nullopt;
   return wait.job.rank == root ? sum : 0;
 }
 
-std::vector<std::string> Gather(const Wait& wait, int root,
-                                const std::string& mine, const char* what) {
+std::optional<std::vector<std::string>> Gather(const Wait& wait, int root,
+                                               const std::string& mine,
+                                               const char* what) {
+  if (Interrupted()) return std::nullopt;
   const bool at_root = wait.job.rank == root;
   const auto n = static_cast<std::size_t>(wait.job.size);
   int length = static_cast<int>(mine.size());
@@ -280,14 +298,14 @@ std::vector<std::string> Gather(const Wait& wait, int root,
   MPI_Request r;
   MPI_Igather(&length, 1, MPI_INT, lengths.data(), 1, MPI_INT, root,
               MPI_COMM_WORLD, &r);
-  WaitFor(wait, &r, what);
+  if (!WaitFor(wait, &r, what)) return std::nullopt;
   const std::vector<int> offsets = Offsets(lengths);
   std::string all(static_cast<std::size_t>(
                       offsets.empty() ? 0 : offsets.back() + lengths.back()),
                   '\0');
   MPI_Igatherv(mine.data(), length, MPI_CHAR, all.data(), lengths.data(),
                offsets.data(), MPI_CHAR, root, MPI_COMM_WORLD, &r);
-  WaitFor(wait, &r, what);
+  if (!WaitFor(wait, &r, what)) return std::nullopt;
   std::vector<std::string> out;
   for (std::size_t i = 0; i < lengths.size(); ++i) {
     out.push_back(all.substr(static_cast<std::size_t>(offsets[i]),
@@ -321,17 +339,21 @@ std::string CheckFlagsAgree(const Job&, const std::vector<std::string>&) {
 bool AllAgree(bool mine) { return mine; }
 int Largest(int mine) { return mine; }
 bool SameOnEveryRank(std::string_view) { return true; }
-void Barrier(const Wait&, const char*) {}
-std::string Bcast(const Wait&, int, std::string bytes, const char*) {
+bool Barrier(const Wait&, const char*) { return true; }
+std::optional<std::string> Bcast(const Wait&, int, std::string bytes,
+                                 const char*) {
   return bytes;
 }
-std::uint64_t ReduceSum(const Wait&, int, std::uint64_t mine, const char*) {
+std::optional<std::uint64_t> ReduceSum(const Wait&, int, std::uint64_t mine,
+                                       const char*) {
   return mine;
 }
-std::vector<std::string> Gather(const Wait&, int, const std::string& mine,
-                                const char*) {
-  return {mine};
+std::optional<std::vector<std::string>> Gather(const Wait&, int,
+                                               const std::string& mine,
+                                               const char*) {
+  return std::vector<std::string>{mine};
 }
+bool Interrupted() { return false; }
 
 #endif
 

@@ -57,20 +57,27 @@ bool SameOnEveryRank(std::string_view value);
 // The collectives of one run. While they wait the loop threads run, so each
 // is nonblocking, polled with 1 ms sleeps (a blocked Open MPI call spins a
 // CPU), and bounded: past `deadline_s` the job ends (AbortJob) with a
-// message naming `what` and this rank.
+// message naming `what` and this rank. A stop signal (Ctrl-C: mpirun sends
+// every rank SIGTERM, and ranks other than 0 end at once) ends the wait
+// too: nullopt or false.
 struct Wait {
   const Job& job;
   double deadline_s;
 };
-void Barrier(const Wait& wait, const char* what);
+[[nodiscard]] bool Barrier(const Wait& wait, const char* what);
 // `bytes` of `root`, on every rank.
-std::string Bcast(const Wait& wait, int root, std::string bytes,
-                  const char* what);
+std::optional<std::string> Bcast(const Wait& wait, int root, std::string bytes,
+                                 const char* what);
 // The sum of every rank's `mine` at `root` (0 elsewhere).
-std::uint64_t ReduceSum(const Wait& wait, int root, std::uint64_t mine,
-                        const char* what);
+std::optional<std::uint64_t> ReduceSum(const Wait& wait, int root,
+                                       std::uint64_t mine, const char* what);
 // Every rank's bytes, in rank order, at `root` (empty elsewhere).
-std::vector<std::string> Gather(const Wait& wait, int root,
-                                const std::string& mine, const char* what);
+std::optional<std::vector<std::string>> Gather(const Wait& wait, int root,
+                                               const std::string& mine,
+                                               const char* what);
+// A stop signal came: the other ranks are gone or going, so no collective
+// can finish any more, MPI_Finalize's included. Rank 0 writes its rows and
+// exits without them.
+bool Interrupted();
 
 }  // namespace twbench::mpi

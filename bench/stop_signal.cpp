@@ -5,8 +5,10 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstring>
 #include <string>
+#include <thread>
 
 #include "bm_churn.h"
 
@@ -47,11 +49,19 @@ extern "C" void OnStopSignal(int signal) {
   int none = 0;
   g_signal.compare_exchange_strong(none, signal);
   g_interrupted.store(true);
-  if (g_running.load() && g_quiet_note[0] == '\0') return;
+  const bool quiet = g_quiet_note[0] != '\0';
+  if (g_running.load()) {
+    if (quiet) {
+      Say("twbench: ");
+      Say(Name(signal));
+      Say(g_quiet_note);
+    }
+    return;
+  }
   Say("twbench: ");
   Say(Name(signal));
-  Say(g_quiet_note[0] != '\0'
-          ? g_quiet_note
+  Say(quiet
+          ? " before the first run: this rank of the MPI job ends\n"
           : " before the first run: nothing was measured, nothing to write\n");
   _exit(128 + signal);
 }
@@ -76,10 +86,16 @@ void EnterRunPhase() { g_running.store(true); }
 
 void SetQuietRank(int rank) {
   std::string note = ": rank " + std::to_string(rank) +
-                     " of the MPI job ends at once (rank 0 writes the "
+                     " of the MPI job stops its run (rank 0 writes the "
                      "rows)\n";
   note.resize(std::min(note.size(), sizeof g_quiet_note - 1));
   std::memcpy(g_quiet_note, note.c_str(), note.size() + 1);
+}
+
+bool QuietRank() { return g_quiet_note[0] != '\0'; }
+
+void LingerForRank0() {
+  std::this_thread::sleep_for(std::chrono::duration<double>(kLingerS));
 }
 
 int StopSignal() { return g_signal.load(); }

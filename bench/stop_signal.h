@@ -20,10 +20,18 @@ void InstallStopSignals();
 // when the first run is about to start.
 void EnterRunPhase();
 
-// An MPI job's rank that writes no rows (not rank 0): a signal (mpirun
-// ending the job) ends it at once, in every phase, saying so; the
-// collectives it would still wait in could not complete.
+// An MPI job's rank that writes no rows (not rank 0). Before the runs a
+// signal ends it at once, saying so. In the runs it stops its run like
+// rank 0 and says so; main then keeps it alive a while (LingerForRank0)
+// before it exits, because mpirun, ending a job, sends every rank SIGTERM
+// and kills them all the moment one exits: rank 0 needs that moment to
+// write the row of the run in flight and the skipped ones.
 void SetQuietRank(int rank);
+bool QuietRank();
+// At most kLingerS seconds; mpirun's SIGKILL (1 s after its SIGTERM by
+// default, odls_base_sigkill_timeout) or rank 0's exit usually ends it first.
+inline constexpr double kLingerS = 5.0;
+void LingerForRank0();
 
 // The first signal received, 0 when none.
 int StopSignal();

@@ -71,19 +71,27 @@ twb_mpi_require() {
 # rank 0, client ranks 1 and 2) in it with each rank's --rank_netns and
 # --server_addr: "${TWB_JOB[@]}" ARGS... (a command, so timeout can run it).
 # TWB_JOB_BEFORE, when exported, is run (eval) in the topology first, with
-# its TWB_* variables (e.g. to cut a rank off the bridge).
+# its TWB_* variables (e.g. to cut a rank off the bridge); TWB_JOB_AFTER
+# after mpirun, before the topology goes (e.g. to read the ranks' sockets),
+# the job's status kept. Further arguments go to "mpi_topology run" (e.g.
+# --client_addrs=4).
 twb_job_setup() {
+  local stem=$1
+  shift
   twb_mpi_require
   # shellcheck disable=SC2154 # the test's
   "$bin" --help | grep -q -- '--rank_netns' ||
     skip_all "this twbench has no MPI mode"
-  P=$1$$x
+  P=$stem$$x
   # shellcheck disable=SC2064 # P and ROOT are fixed from here on
   trap "\"$ROOT/scripts/mpi_topology\" down --prefix=\"$P\" >/dev/null 2>&1; rm -rf \"\$TMP\"" EXIT
   # shellcheck disable=SC2016,SC2034 # expanded by the command's shell; used by the test
-  TWB_JOB=("$ROOT/scripts/mpi_topology" run 2 --prefix="$P" -- bash -c
-    'source "$1" && bin=$2 && shift 2 && eval "${TWB_JOB_BEFORE:-:}" &&
+  TWB_JOB=("$ROOT/scripts/mpi_topology" run 2 --prefix="$P" "$@" -- bash -c
+    'source "$1" && bin=$2 && shift 2 && eval "${TWB_JOB_BEFORE:-:}" || exit
      twb_mpirun "$TWB_NP" "$bin" --rank_netns="$TWB_RANK_NETNS" \
-       --server_addr="$TWB_SERVER_ADDR" "$@"'
+       --server_addr="$TWB_SERVER_ADDR" "$@"
+     status=$?
+     eval "${TWB_JOB_AFTER:-:}"
+     exit "$status"'
     run "$ROOT/tests/lib/mpi.sh" "$bin")
 }
