@@ -3,7 +3,8 @@
 # twbench and scripts that run from there (bench runs the installed binary
 # and writes results/ in the current directory; nothing is built); cpack
 # makes a .deb whose control fields and contents are right, and the binary
-# and scripts extracted from it (dpkg-deb -x, no real install) run.
+# and scripts run both extracted from it (dpkg-deb -x) and installed with
+# dpkg into a clean root; apt finds its Depends met on this machine.
 set -uo pipefail
 ROOT=${TWBENCH_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
 source "$ROOT/tests/lib/check.sh"
@@ -96,6 +97,36 @@ test_deb() {
   expect_grep "contents: the scripts' lib/" ' \./usr/share/twbench/scripts/lib/resultfile\.py$' "$TMP/contents"
   expect_status "dpkg-deb -x exits 0" 0 dpkg-deb -x "$deb" "$TMP/x"
   expect_runs "extracted" "$TMP/x/usr"
+  test_deb_install "$deb"
+}
+
+# test_deb_install DEB: a real dpkg install into a clean root (a database
+# of its own, nothing else installed: --force-depends, the binary then runs
+# on this machine's libraries), and apt's resolver on this machine: the
+# Depends are met by what is installed, nothing else would come.
+test_deb_install() {
+  local deb=$1 root=$TMP/root
+  if [[ $(id -u) -ne 0 ]]; then
+    skip "dpkg -i into a clean root" "needs root (dpkg chowns what it unpacks)"
+    return
+  fi
+  mkdir -p "$root/var/lib/dpkg/info" "$root/var/lib/dpkg/updates" \
+    "$root/var/lib/dpkg/triggers"
+  : >"$root/var/lib/dpkg/status"
+  expect_status "dpkg -i into a clean root exits 0" 0 \
+    dpkg --root="$root" --force-depends --log=/dev/null -i "$deb"
+  expect_status "dpkg-query: installed there" 0 \
+    dpkg-query --admindir="$root/var/lib/dpkg" -W -f='${Status}\n' twbench
+  expect_grep "dpkg-query: install ok installed" '^install ok installed$' \
+    "$TMP/out"
+  expect_runs "installed in a clean root" "$root/usr"
+  if command -v apt-get >/dev/null; then
+    expect_status "apt-get -s install of the .deb exits 0" 0 \
+      apt-get install -s --no-install-recommends "$deb"
+    expect_grep "apt would install twbench" '^Inst twbench ' "$TMP/out"
+    expect_no_grep "apt would install nothing else (Depends met here)" \
+      '^Inst [^t]|^Inst t[^w]' "$TMP/out"
+  fi
 }
 
 expect_status "scripts/package --help exits 0" 0 "$ROOT/scripts/package" --help
