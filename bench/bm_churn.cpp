@@ -11,6 +11,7 @@
 #include "run_counters.h"
 #include "spdlog/spdlog.h"
 #include "stop_signal.h"
+#include "twbench/error_name.h"
 #include "twbench/time_wait_ledger.h"
 #include "twbench/timeseries_writer.h"
 
@@ -163,8 +164,9 @@ void SetCounters(benchmark::State& state, const Measured& m,
 
 std::string Label(const ChurnStats& st, const RunState& run) {
   std::string label = "rebind=";
-  label +=
-      st.server.rebind.bound ? "bound" : uv_err_name(st.server.rebind.error);
+  // No rebind tried (a client rank of an MPI job has no listener): "none".
+  const RebindResult& r = st.server.rebind;
+  label += r.bound ? "bound" : r.error != 0 ? UvErrorName(r.error) : "none";
   if (!st.server.rebind.blockers.empty())
     label += "(" + st.server.rebind.blockers + ")";
   if (run.stop->load()) {

@@ -19,6 +19,7 @@
 #include "churn_server.h"
 #include "loop_threads.h"
 #include "spdlog/spdlog.h"
+#include "twbench/error_name.h"
 #include "twbench/listener.h"
 #include "twbench/netns.h"
 
@@ -41,7 +42,7 @@ void SetupFailed(ChurnStats* stats, ErrorCounts* side, const char* which,
                  const char* what, int rc) {
   side->Add(Step::kSetup, rc);
   stats->fatal =
-      std::string(which) + " loop setup: " + what + ": " + uv_err_name(rc);
+      std::string(which) + " loop setup: " + what + ": " + UvErrorName(rc);
 }
 
 // The run's listening sockets, one per server loop. accept=reuseport: loop

@@ -13,6 +13,7 @@
 
 #include "engine_loop.h"
 #include "spdlog/spdlog.h"
+#include "twbench/error_name.h"
 #include "twbench/run_clock.h"
 #include "twbench/socket_census.h"
 
@@ -765,7 +766,7 @@ void Server::ListenOrDie(UniqueFd fd) {
   }
   if (rc != 0) {
     // listen(2) succeeded a moment ago on this very socket.
-    spdlog::critical("restarted listener setup failed: {}", uv_err_name(rc));
+    spdlog::critical("restarted listener setup failed: {}", UvErrorName(rc));
     std::abort();
   }
 }

@@ -7,6 +7,8 @@
 #include <cmath>
 #include <utility>
 
+#include "twbench/error_name.h"
+
 namespace twbench {
 
 const char* ToString(Step step) {
@@ -30,7 +32,7 @@ const char* ToString(Step step) {
 }
 
 void ErrorCounts::Add(Step step, int uv_err, std::uint64_t n) {
-  AddNamed(step, uv_err_name(uv_err), n);
+  AddNamed(step, UvErrorName(uv_err), n);
 }
 
 void ErrorCounts::AddNamed(Step step, const std::string& name,

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "spdlog/spdlog.h"
+#include "twbench/error_name.h"
 #include "twbench/unique_fd.h"
 
 namespace twbench {
@@ -31,7 +32,7 @@ int InitLoop(uv_loop_t* loop) {
 void CloseLoopOrDie(uv_loop_t* loop, const char* which) {
   int rc = uv_loop_close(loop);
   if (rc == 0) return;
-  spdlog::critical("{} loop not clean at close: {}", which, uv_err_name(rc));
+  spdlog::critical("{} loop not clean at close: {}", which, UvErrorName(rc));
   uv_print_all_handles(loop, stderr);
   std::abort();
 }

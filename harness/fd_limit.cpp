@@ -10,6 +10,7 @@
 #include <fstream>
 
 #include "spdlog/spdlog.h"
+#include "twbench/error_name.h"
 
 namespace twbench {
 namespace {
@@ -26,8 +27,6 @@ rlim_t NrOpen() {
   if (in >> v && v > 0) return static_cast<rlim_t>(v);
   return 1048576;
 }
-
-std::string ErrnoName(int err) { return uv_err_name(-err); }
 
 }  // namespace
 

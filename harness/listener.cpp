@@ -8,6 +8,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "twbench/error_name.h"
+
 namespace twbench {
 
 sockaddr_storage LoopbackAddress(Family family, std::uint16_t port) {
@@ -134,7 +136,7 @@ ListenerResult MakeListener(const ListenerOptions& options) {
 void RecordListenerFailure(const ListenerResult& result, ChurnStats* stats) {
   stats->server.errors.Add(result.failed_step, result.error);
   stats->fatal = std::string(ToString(result.failed_step)) +
-                 " listener: " + uv_err_name(result.error);
+                 " listener: " + UvErrorName(result.error);
 }
 
 }  // namespace twbench

@@ -15,6 +15,7 @@
 #include <utility>
 
 #include "spdlog/spdlog.h"
+#include "twbench/error_name.h"
 #include "twbench/kernel_counters.h"
 #include "twbench/netns.h"
 
@@ -54,7 +55,7 @@ std::int64_t SockstatTimeWait(int fd) {
 // Setup on a loop this thread just made cannot fail but by a bug.
 void CheckUv(int rc, const char* call) {
   if (rc != 0) {
-    spdlog::critical("sampler: {} failed: {}", call, uv_err_name(rc));
+    spdlog::critical("sampler: {} failed: {}", call, UvErrorName(rc));
     std::abort();
   }
 }
@@ -139,7 +140,7 @@ void Sampler::Run(std::promise<std::string>& started) {
   std::string why = OpenCensusSockets();
   if (why.empty()) {
     if (int rc = uv_loop_init(&loop_); rc != 0) {
-      why = std::string("sampler: uv_loop_init: ") + uv_err_name(rc);
+      why = std::string("sampler: uv_loop_init: ") + UvErrorName(rc);
     }
   }
   if (!why.empty()) {

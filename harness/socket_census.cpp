@@ -299,7 +299,8 @@ SettledCounts CountTcpSocketsSettled(const CensusQuery& query,
       out.settled = done;
       for (int s = 1; s <= kTcpStateMax; ++s) {
         if (query.states & (1u << s)) out.counts.by_state[s] = now.by_state[s];
-        if (kClosingStates & (1u << s)) out.closing.by_state[s] = now.by_state[s];
+        if (kClosingStates & (1u << s))
+          out.closing.by_state[s] = now.by_state[s];
       }
       break;
     }

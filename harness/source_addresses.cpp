@@ -9,12 +9,11 @@
 #include <cstring>
 #include <memory>
 
+#include "twbench/error_name.h"
 #include "twbench/unique_fd.h"
 
 namespace twbench {
 namespace {
-
-std::string ErrnoName(int err) { return uv_err_name(-err); }
 
 socklen_t LengthOf(sa_family_t family) {
   return family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);

@@ -13,6 +13,7 @@
 #include <exception>
 #include <thread>
 
+#include "twbench/error_name.h"
 #include "twbench/listener.h"
 #include "twbench/socket_census.h"
 #include "twbench/unique_fd.h"
@@ -34,8 +35,6 @@ Clock::time_point After(Clock::time_point t, double seconds) {
 bool Stopped(const ProbeSettings& s) {
   return s.stop != nullptr && s.stop->load();
 }
-
-std::string ErrnoName(int err) { return uv_err_name(-err); }
 
 // Why a setup step failed: the call and the errno name.
 std::string Failed(const char* call, int err) {
@@ -118,7 +117,7 @@ Setup MakeOneTimeWait(const ProbeCell& cell, const ProbeSettings& s,
   ListenerResult l = MakeListener(lo);
   if (!l.fd) {
     st.error = std::string("old listener: ") + ToString(l.failed_step) + ": " +
-               uv_err_name(l.error);
+               UvErrorName(l.error);
     return st;
   }
   out.port = l.port;
