@@ -38,6 +38,13 @@ TWB_MPIRUN_TIMEOUT=${TWB_MPIRUN_TIMEOUT:-120}
 twb_mpirun() {
   local np=$1
   shift
+  # Under AddressSanitizer (scripts/test exports ASAN_OPTIONS): Open MPI's
+  # leaks are suppressed by library (tests/lsan.supp), which needs the slow
+  # unwinder and its components kept loaded to see the libraries.
+  if [[ -n ${ASAN_OPTIONS:-} ]]; then
+    local -x LSAN_OPTIONS="${LSAN_OPTIONS:+$LSAN_OPTIONS:}fast_unwind_on_malloc=0"
+    local -x OMPI_MCA_mca_base_component_disable_dlclose=1
+  fi
   timeout --kill-after=10 "$TWB_MPIRUN_TIMEOUT" \
     mpirun "${TWB_MPIRUN_OPTIONS[@]}" -np "$np" "$@"
 }
