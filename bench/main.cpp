@@ -330,7 +330,21 @@ int PlaceRank(const twbench::Flags& flags, MpiPlace* place) {
 std::optional<int> JoinMpiJob(const twbench::Flags& flags,
                               const std::vector<std::string>& args,
                               MpiPlace* place) {
-  if (!twbench::mpi::LaunchedByMpi()) return std::nullopt;
+  if (!twbench::mpi::LaunchedByMpi()) {
+    // One process runs both ends: the MPI mode's flags would do nothing.
+    for (const auto& [name, value] :
+         {std::pair{"--server_addr", &flags.server_addr},
+          std::pair{"--rank_netns", &flags.rank_netns},
+          std::pair{"--roles", &flags.roles}}) {
+      if (value->empty()) continue;
+      std::cerr << "twbench: " << name
+                << " is for the MPI mode (twbench launched by mpirun or srun, "
+                   "docs/hosts.md); this process was not, and runs both "
+                   "ends itself\n";
+      return 2;
+    }
+    return std::nullopt;
+  }
   std::string why;
   std::optional<twbench::mpi::Job> job = twbench::mpi::Join(&why);
   if (!job) {

@@ -410,7 +410,7 @@ const Setting kSettings[] = {
   {"roles", "", "", SettingKind::kRun, "server|client,...", "",
    "launched by mpirun or srun (the MPI mode, docs/hosts.md): each rank's "
    "role, comma-separated, one per rank; unset: rank 0 serves and every "
-   "other rank is a client. Without MPI it does nothing",
+   "other rank is a client. Without MPI: exit 2",
    true, false,
    [](std::string_view t, Scenario&) {
      std::string_view rest = t;
@@ -430,7 +430,7 @@ const Setting kSettings[] = {
    "the MPI mode: the numeric IPv4 or IPv6 address the client ranks reach "
    "the server rank on (the server's listener binds it); unset: the server "
    "rank's loopback, allowed only when every rank runs on one host in one "
-   "namespace. Without MPI it does nothing",
+   "namespace. Without MPI: exit 2",
    true, false,
    [](std::string_view t, Scenario&) { return ParseNumericAddress(t); },
    nullptr, nullptr, nullptr},
@@ -438,8 +438,8 @@ const Setting kSettings[] = {
    "the MPI mode: a network namespace per rank, e.g. /run/netns/twb%r (%r: "
    "the rank; a bare name is under /run/netns): the rank's loop threads, "
    "its kernel knobs, census and counters are there, while MPI keeps the "
-   "namespace it was launched in (scripts/mpi_topology). Without MPI it "
-   "does nothing",
+   "namespace it was launched in (scripts/mpi_topology). Without MPI: "
+   "exit 2",
    true, false,
    [](std::string_view, Scenario&) { return std::string(); }, nullptr,
    nullptr, nullptr},

@@ -20,6 +20,21 @@ TEST(CliTest, UnknownCloserNamesTheSettingAndItsChoices) {
   EXPECT_NE(o.output.find("rst"), std::string::npos) << o.output;
 }
 
+// The MPI mode's flags do nothing in one process; given there, they are a
+// mistake (a job started without mpirun) and said so, not ignored.
+TEST(CliTest, MpiFlagsWithoutMpiAreRefused) {
+  for (const char* flag :
+       {"--server_addr=198.18.0.1", "--rank_netns=/run/netns/twb%r",
+        "--roles=server,client"}) {
+    Outcome o = RunTwbench(std::string(flag) + " --connections=10");
+    EXPECT_EQ(o.status, 2) << flag << ": " << o.output;
+    const std::string name =
+        std::string(flag).substr(0, std::string(flag).find('='));
+    EXPECT_NE(o.output.find(name + " is for the MPI mode"), std::string::npos)
+        << o.output;
+  }
+}
+
 TEST(CliTest, ZeroConcurrencyIsOutOfRange) {
   Outcome o = RunTwbench("--concurrency=0");
   EXPECT_EQ(o.status, 2) << o.output;
