@@ -93,9 +93,11 @@ bool AnyKnobSet(const TcpKnobs& k) {
   return k.tw_reuse || k.tw_reuse_delay_ms || k.port_range || k.max_tw_buckets;
 }
 
-SettledCounts CountRunTimeWait(const Scenario& s, std::uint16_t server_port,
-                               bool server_side) {
+SettledCounts CountRunTimeWait(
+    const Scenario& s, std::uint16_t server_port, bool server_side,
+    const std::optional<sockaddr_storage>& server_address) {
   CensusQuery q;
+  (server_side ? q.local_address : q.remote_address) = server_address;
   q.states = StateBit(TcpState::kTimeWait);
   q.ipv4 = s.family == Family::kIPv4;
   q.ipv6 = s.family == Family::kIPv6;

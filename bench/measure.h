@@ -57,9 +57,11 @@ struct Measured {
 
 // The run's TIME_WAIT on one side, read in the calling thread's namespace
 // once settled: the server's (local port = the server port) or the
-// client's (remote port = the server port).
-SettledCounts CountRunTimeWait(const Scenario& s, std::uint16_t server_port,
-                               bool server_side);
+// client's (remote port = the server port); with `server_address`, that
+// address must match too (local on the server, remote on a client).
+SettledCounts CountRunTimeWait(
+    const Scenario& s, std::uint16_t server_port, bool server_side,
+    const std::optional<sockaddr_storage>& server_address = std::nullopt);
 
 // The counters of one namespace a row reports as deltas over the run.
 struct Counters {

@@ -202,10 +202,15 @@ bool Prepare(const Scenario& s, const RunState& run, Measured& m,
 // This rank's side of the run's TIME_WAIT, its counter deltas and sockstat.
 void CountSide(const Scenario& s, const RunState& run, bool server_side,
                const Counters& before, Measured& m) {
+  // On a real host other sockets may use the same port number: only those
+  // of the server's address are the run's (none: loopback, one namespace).
+  std::string unused;
+  const std::optional<sockaddr_storage> address =
+      ServerAddress(s, run, &unused);
   try {
     InRankNetns(run, [&] {
       const SettledCounts c =
-          CountRunTimeWait(s, m.stats.server_port, server_side);
+          CountRunTimeWait(s, m.stats.server_port, server_side, address);
       (server_side ? m.census.server : m.census.client) = c.counts.time_wait();
       m.census.settled = c.settled;
       AddDelta(m, ReadCounters(), before);

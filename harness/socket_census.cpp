@@ -120,6 +120,7 @@ PortFilter BuildPortFilter(const CensusQuery& query) {
 // What the callbacks of one received datagram report back.
 struct DumpState {
   TcpStateCounts* counts = nullptr;
+  const CensusQuery* query = nullptr;
   std::size_t consumed = 0;  // aligned bytes of messages handled
   int error = 0;             // errno carried by NLMSG_ERROR / NLMSG_DONE
   const char* error_what = nullptr;
@@ -132,6 +133,20 @@ int Fail(DumpState& state, int err, const char* what) {
   state.error = err;
   state.error_what = what;
   return MNL_CB_ERROR;
+}
+
+// Whether a socket's address (inet_diag_sockid's idiag_src or idiag_dst,
+// network order, IPv4 in the first word) is `want`; no `want`: any.
+bool AddressIs(std::uint8_t family, const __be32 (&address)[4],
+               const std::optional<sockaddr_storage>& want) {
+  if (!want) return true;
+  if (want->ss_family != family) return false;
+  if (family == AF_INET) {
+    const auto& in = reinterpret_cast<const sockaddr_in&>(*want);
+    return std::memcmp(&in.sin_addr, address, 4) == 0;
+  }
+  const auto& in6 = reinterpret_cast<const sockaddr_in6&>(*want);
+  return std::memcmp(&in6.sin6_addr, address, 16) == 0;
 }
 
 int OnSocket(const nlmsghdr* nlh, void* data) {
@@ -150,6 +165,12 @@ int OnSocket(const nlmsghdr* nlh, void* data) {
   if (state_index == 0 || state_index > kTcpStateMax) {
     return Fail(state, EBADMSG,
                 "TCP state out of range in SOCK_DIAG_BY_FAMILY dump");
+  }
+  if (!AddressIs(msg->idiag_family, msg->id.idiag_src,
+                 state.query->local_address) ||
+      !AddressIs(msg->idiag_family, msg->id.idiag_dst,
+                 state.query->remote_address)) {
+    return MNL_CB_OK;
   }
   ++state.counts->by_state[state_index];
   return MNL_CB_OK;
@@ -230,12 +251,14 @@ void SendDumpRequest(mnl_socket* nl, std::uint8_t family, std::uint32_t states,
 }
 
 void ReceiveDump(mnl_socket* nl, std::uint8_t family, std::uint32_t seq,
-                 std::vector<char>& buf, TcpStateCounts& counts) {
+                 std::vector<char>& buf, const CensusQuery& query,
+                 TcpStateCounts& counts) {
   auto control = ControlCallbacks();  // mnl_cb_run2 takes it non-const
   const unsigned portid = mnl_socket_get_portid(nl);
   const std::string where = std::string(" (") + FamilyName(family) + ")";
   DumpState state;
   state.counts = &counts;
+  state.query = &query;
   while (!state.done) {
     // mnl_socket_recvfrom fails with ENOSPC when the datagram was truncated.
     const ssize_t n = mnl_socket_recvfrom(nl, buf.data(), buf.size());
@@ -340,7 +363,7 @@ void CensusSocket::CountInto(const CensusQuery& query, TcpStateCounts* counts) {
     // could never pass for one of this dump.
     ++seq_;
     SendDumpRequest(nl_, family, states, filter, seq_);
-    ReceiveDump(nl_, family, seq_, buf_, *counts);
+    ReceiveDump(nl_, family, seq_, buf_, query, *counts);
   }
 }
 

@@ -320,6 +320,63 @@ TEST(SocketCensusTest, BothPortsMustMatch) {
             0u);
 }
 
+// One listener on 0.0.0.0, reached at two addresses of loopback: the port
+// is the same, the addresses tell the flows apart (an MPI job's client host
+// counts only what it has to the server's address).
+TEST(SocketCensusTest, AddressFilterSplitsOnePortByAddress) {
+  UniqueFd any(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  ASSERT_TRUE(any.valid());
+  sockaddr_in wild{};
+  wild.sin_family = AF_INET;
+  wild.sin_addr.s_addr = htonl(INADDR_ANY);
+  ASSERT_EQ(
+      bind(any.get(), reinterpret_cast<const sockaddr*>(&wild), sizeof wild),
+      0);
+  ASSERT_EQ(listen(any.get(), SOMAXCONN), 0);
+  const std::uint16_t port = LocalPort(any.get());
+  std::vector<Connection> flows;
+  for (const char* to :
+       {"127.0.0.1", "127.0.0.1", "127.0.0.1", "127.0.0.2", "127.0.0.2"}) {
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    ASSERT_EQ(inet_pton(AF_INET, to, &addr.sin_addr), 1);
+    Connection c;
+    c.client = UniqueFd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    ASSERT_EQ(connect(c.client.get(), reinterpret_cast<const sockaddr*>(&addr),
+                      sizeof addr),
+              0);
+    c.server = UniqueFd(accept4(any.get(), nullptr, nullptr, SOCK_CLOEXEC));
+    ASSERT_TRUE(c.server.valid());
+    flows.push_back(std::move(c));
+  }
+  const auto at = [port](const char* text) {
+    sockaddr_storage a{};
+    auto& in = reinterpret_cast<sockaddr_in&>(a);
+    in.sin_family = AF_INET;
+    in.sin_port = htons(port);  // ignored by the filter
+    inet_pton(AF_INET, text, &in.sin_addr);
+    return a;
+  };
+  CensusQuery clients = Query(AF_INET, std::nullopt, port);
+  clients.remote_address = at("127.0.0.2");
+  EXPECT_EQ(CountTcpSockets(clients).total(), 2u);
+  clients.remote_address = at("127.0.0.1");
+  EXPECT_EQ(CountTcpSockets(clients).total(), 3u);
+  CensusQuery servers = Query(AF_INET, port, std::nullopt);
+  servers.local_address = at("127.0.0.2");
+  // The accepted sockets to 127.0.0.2; the listener (0.0.0.0) is not one.
+  EXPECT_EQ(CountTcpSockets(servers)[TcpState::kEstablished], 2u);
+  EXPECT_EQ(CountTcpSockets(servers).total(), 2u);
+  servers.local_address = at("127.0.0.3");
+  EXPECT_EQ(CountTcpSockets(servers).total(), 0u);
+  // Another family's address matches nothing of this one.
+  sockaddr_storage v6{};
+  v6.ss_family = AF_INET6;
+  servers.local_address = v6;
+  EXPECT_EQ(CountTcpSockets(servers).total(), 0u);
+}
+
 // A reader of /proc/net/tcp resumes each read() at a hash bucket and an
 // offset into it, so sockets that other processes open and close meanwhile in
 // the same namespace can be shown twice or not at all. The comparison therefore

@@ -3,6 +3,8 @@
 // bitmask and by port (inet_diag bytecode), both address families.
 #pragma once
 
+#include <sys/socket.h>
+
 #include <array>
 #include <cstdint>
 #include <optional>
@@ -45,6 +47,11 @@ struct CensusQuery {
   // Both set: a socket must match both. Neither: every TCP socket.
   std::optional<std::uint16_t> local_port;   // sport == port
   std::optional<std::uint16_t> remote_port;  // dport == port
+  // Set: the socket's local (remote) address must be this one too (family
+  // and address; its port is ignored). Compared here, after the kernel's
+  // port filter: another host's sockets to the same port are not the run's.
+  std::optional<sockaddr_storage> local_address;
+  std::optional<sockaddr_storage> remote_address;
   bool ipv4 = true;
   bool ipv6 = true;
 };
