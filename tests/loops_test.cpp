@@ -92,16 +92,17 @@ TEST(LoopsTest, EveryConnectionCountedInEveryAcceptModeAndCloser) {
           EXPECT_EQ(h.server + h.client, h.sockstat);
           // On the closer's side, as with one loop: one per connection but
           // for those an RST ended (tw_resets.h).
-          const std::uint64_t reset = test::TimeWaitResetsSince(mark);
+          const std::uint64_t ended =
+              test::TimeWaitEndedSince(mark, st.client.tuple_reuses);
           switch (closer) {
             case Closer::kServer:
               EXPECT_LE(h.server, 2000u);
-              EXPECT_GE(h.server + reset, 2000u) << h.server << " held";
+              EXPECT_GE(h.server + ended, 2000u) << h.server << " held";
               EXPECT_EQ(h.client, 0u);
               break;
             case Closer::kClient:
               EXPECT_LE(h.client, 2000u);
-              EXPECT_GE(h.client + reset, 2000u) << h.client << " held";
+              EXPECT_GE(h.client + ended, 2000u) << h.client << " held";
               EXPECT_EQ(h.server, 0u);
               break;
             case Closer::kRst:

@@ -359,10 +359,14 @@ TEST(RestartChurnTest, StopStartWithReuseportStillGoesDown) {
                   st.server.accept_queue_lost,
               0u)
         << e.Summary();
-    // Every connection the server did not accept failed at the client (at
-    // this pace also a rare connect:EPIPE or ETIMEDOUT besides the
-    // refusals and resets), a reset one counted in accept_queue_lost.
-    EXPECT_EQ(e.Total(), st.client.attempted - st.server.accepted)
+    // Every attempt completed or failed once; every connection the server
+    // did not accept failed at the client (at this pace also a rare
+    // connect:EPIPE or ETIMEDOUT besides the refusals and resets), a reset
+    // one counted in accept_queue_lost. An accepted one may fail too under
+    // load (CI: one read:ETIMEDOUT beside a suite run): accepted - completed.
+    EXPECT_EQ(st.client.completed + e.Total(), st.client.attempted)
+        << e.Summary();
+    EXPECT_GE(e.Total(), st.client.attempted - st.server.accepted)
         << e.Summary();
     EXPECT_LE(st.server.accept_queue_lost, e.Total()) << e.Summary();
   });

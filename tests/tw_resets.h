@@ -15,6 +15,7 @@ namespace twbench::test {
 struct RstMark {
   TcpCounters tcp = ReadTcp();
   TcpExtAborts aborts = ReadTcpExtAborts();
+  TcpExtCounters tcpext = ReadTcpExt();
 };
 
 // The RSTs sent since mark that were no abort's (Tcp OutRsts less TcpExt
@@ -24,6 +25,17 @@ inline std::uint64_t TimeWaitResetsSince(const RstMark& mark) {
   const std::uint64_t rsts = Delta(ReadTcp(), mark.tcp).out_rsts;
   const std::uint64_t aborts = Delta(ReadTcpExtAborts(), mark.aborts).total();
   return rsts > aborts ? rsts - aborts : 0;
+}
+
+// Every way the ledger knows (docs/time-wait-ledger.md) a run's TIME_WAIT
+// can end before the census besides its 60 s: an RST (above), connect()
+// recycling it (TWRecycled), TWKilled, and a new SYN on the same 4-tuple
+// taking a server's over (`tuple_reuses`, ChurnStats::client). A run holds
+// at least one per connection less these. Read in the namespace of the mark.
+inline std::uint64_t TimeWaitEndedSince(const RstMark& mark,
+                                        std::uint64_t tuple_reuses) {
+  const TcpExtCounters d = Delta(ReadTcpExt(), mark.tcpext);
+  return TimeWaitResetsSince(mark) + d.tw_recycled + d.tw_killed + tuple_reuses;
 }
 
 }  // namespace twbench::test
