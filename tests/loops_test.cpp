@@ -94,15 +94,20 @@ TEST(LoopsTest, EveryConnectionCountedInEveryAcceptModeAndCloser) {
           // for those an RST ended (tw_resets.h).
           const std::uint64_t ended =
               test::TimeWaitEndedSince(mark, st.client.tuple_reuses);
+          // SCOPED_TRACE does not reach this thread: the run's name is here.
+          const std::string terms =
+              Name(s) + ": " + test::LedgerTermsSince(mark, st);
           switch (closer) {
             case Closer::kServer:
               EXPECT_LE(h.server, 2000u);
-              EXPECT_GE(h.server + ended, 2000u) << h.server << " held";
+              EXPECT_GE(h.server + ended, 2000u)
+                  << h.server << " held, " << terms;
               EXPECT_EQ(h.client, 0u);
               break;
             case Closer::kClient:
               EXPECT_LE(h.client, 2000u);
-              EXPECT_GE(h.client + ended, 2000u) << h.client << " held";
+              EXPECT_GE(h.client + ended, 2000u)
+                  << h.client << " held, " << terms;
               EXPECT_EQ(h.server, 0u);
               break;
             case Closer::kRst:

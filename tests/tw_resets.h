@@ -7,7 +7,9 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
+#include "twbench/churn_stats.h"
 #include "twbench/kernel_counters.h"
 
 namespace twbench::test {
@@ -36,6 +38,17 @@ inline std::uint64_t TimeWaitEndedSince(const RstMark& mark,
                                         std::uint64_t tuple_reuses) {
   const TcpExtCounters d = Delta(ReadTcpExt(), mark.tcpext);
   return TimeWaitResetsSince(mark) + d.tw_recycled + d.tw_killed + tuple_reuses;
+}
+
+// The terms above for a failure's message.
+inline std::string LedgerTermsSince(const RstMark& mark, const ChurnStats& st) {
+  const TcpExtCounters d = Delta(ReadTcpExt(), mark.tcpext);
+  return "entered " + std::to_string(d.tw) + ", resets " +
+         std::to_string(TimeWaitResetsSince(mark)) + ", recycled " +
+         std::to_string(d.tw_recycled) + ", killed " +
+         std::to_string(d.tw_killed) + ", tuple reuses " +
+         std::to_string(st.client.tuple_reuses) + ", overflow " +
+         std::to_string(d.tw_overflow);
 }
 
 }  // namespace twbench::test
