@@ -26,6 +26,7 @@ void AcceptThrottle::Init(uv_loop_t* loop) {
 void AcceptThrottle::OnAcceptError(int status) {
   if (status != UV_EMFILE && status != UV_ENFILE) return;
   if (!spares_.empty()) {
+    Claim();  // before the fds are free: this process's clients hold back
     spares_.clear();
     pause_next_ = true;
     return;
@@ -48,16 +49,35 @@ void AcceptThrottle::OnResumeTimer(uv_timer_t* t) {
   auto* self = static_cast<AcceptThrottle*>(t->data);
   if (!self->TakeSpares()) return;  // still out of fds: stay paused
   uv_timer_stop(t);
+  self->Unclaim();
   self->resume_();
 }
 
+// Without a listener nothing is accepted: the claim ends with or without
+// the spares.
 void AcceptThrottle::Cancel() {
   pause_next_ = false;
   uv_timer_stop(&resume_timer_);
   TakeSpares();
+  Unclaim();
 }
 
-void AcceptThrottle::Close() { uv_close(AsHandle(&resume_timer_), nullptr); }
+void AcceptThrottle::Close() {
+  Unclaim();
+  uv_close(AsHandle(&resume_timer_), nullptr);
+}
+
+void AcceptThrottle::Claim() {
+  if (claiming_ || fd_claims_ == nullptr) return;
+  claiming_ = true;
+  fd_claims_->fetch_add(1);
+}
+
+void AcceptThrottle::Unclaim() {
+  if (!claiming_) return;
+  claiming_ = false;
+  fd_claims_->fetch_sub(1);
+}
 
 // Tops the spares up; false when none could be taken.
 bool AcceptThrottle::TakeSpares() {

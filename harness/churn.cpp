@@ -164,7 +164,7 @@ bool ChurnServerSide::Setup() {
   const auto n = static_cast<std::size_t>(s_.loops);
   loops_ = std::make_unique<Loops>();
   loops_->stats.resize(n);
-  loops_->group = {live_, s_.loops};
+  loops_->group = {live_, s_.loops, &fd_claims_};
   if (s_.loops > 1 && s_.restart_every > 0) {
     loops_->restarts = std::make_unique<RestartGroup>(
         s_.loops, s_.restart_mode == RestartMode::kOverlap,
@@ -274,9 +274,9 @@ bool ChurnClientSide::Setup() {
     ClientShare share{ShareOf(s_.concurrency, parts_, part),
                       ShareOf(s_.connections, parts_, part), sources,
                       sources.empty() ? 0 : i % sources.size()};
-    loops_->clients.push_back(
-        std::make_unique<Client>(s_, std::move(share), &loops_->stats[i].stats,
-                                 server_, local, stop_, &live_->client[i]));
+    loops_->clients.push_back(std::make_unique<Client>(
+        s_, std::move(share), &loops_->stats[i].stats, server_, local, stop_,
+        &live_->client[i], server_fd_claims_));
   }
   const char* what = "";
   for (auto& client : loops_->clients) {
@@ -347,6 +347,7 @@ ChurnStats RunChurn(const Scenario& s, const std::atomic<bool>* stop,
       LoopbackAddress(s.family, server.port()));
   SetPort(server_address, server.port());
   ChurnClientSide client(s, placement, server_address, stop, live, &stats);
+  client.YieldFdsTo(server);
   if (!client.Setup()) {
     server.Abandon();
     return stats;

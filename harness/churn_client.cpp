@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <utility>
 
+#include "accept_throttle.h"
 #include "twbench/listener.h"
 #include "twbench/unique_fd.h"
 
@@ -16,7 +17,8 @@ constexpr std::uint64_t kSweepMs = 10;  // deadline check period
 
 Client::Client(const Scenario& s, ClientShare share, ClientStats* stats,
                sockaddr_storage server, sockaddr_storage local,
-               const std::atomic<bool>* stop, ClientLive* live)
+               const std::atomic<bool>* stop, ClientLive* live,
+               const std::atomic<int>* server_fd_claims)
     : s_(s),
       share_(std::move(share)),
       stats_(stats),
@@ -25,6 +27,7 @@ Client::Client(const Scenario& s, ClientShare share, ClientStats* stats,
       next_source_(share_.first_source),
       deadline_(s.time_limit_s, s.connection_timeout_s, stop),
       live_(live),
+      server_fd_claims_(server_fd_claims),
       slots_(static_cast<std::size_t>(share_.concurrency)),
       payload_(s.payload, 'x') {
   for (auto& slot : slots_) slot.client = this;
@@ -55,6 +58,12 @@ void Client::Start(ClientConn* c) {
   if (deadline_.Stopping() || stats_->attempted >= share_.connections) {
     if (deadline_.Stopping()) stats_->hit_time_limit = true;
     GoIdle(c);
+    return;
+  }
+  if (FdClaimed(server_fd_claims_)) {
+    // The fds coming free are the server's now (accept_throttle.h): no
+    // attempt, and the next sweep asks again.
+    c->backoff = true;
     return;
   }
   ++stats_->attempted;

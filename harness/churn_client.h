@@ -55,7 +55,8 @@ class Client {
  public:
   Client(const Scenario& s, ClientShare share, ClientStats* stats,
          sockaddr_storage server, sockaddr_storage local,
-         const std::atomic<bool>* stop, ClientLive* live);
+         const std::atomic<bool>* stop, ClientLive* live,
+         const std::atomic<int>* server_fd_claims = nullptr);
 
   // Fails when the process is out of fds (EMFILE), naming the call.
   int Init(const char** what);
@@ -105,6 +106,7 @@ class Client {
   std::size_t next_source_ = 0;  // into share_.sources
   RunDeadline deadline_;
   ClientLive* live_;
+  const std::atomic<int>* server_fd_claims_;  // FdClaimed; null: none here
   std::vector<ClientConn> slots_;
   std::string payload_;
   uv_loop_t loop_{};

@@ -347,7 +347,7 @@ Server::Server(const Scenario& s, ServerStats* stats, std::uint16_t port,
       group_(group),
       restarts_(restarts),
       index_(index),
-      throttle_(&stats->accept_pauses,
+      throttle_(&stats->accept_pauses, group->fd_claims,
                 [this] { AcceptOne(AsStream(Active())); }),
       conns_(s, stats, live, [this] {
         if (conns_.open() == 0) On(ListenerEvent::kLastConnectionClosed);

@@ -31,6 +31,8 @@ namespace twbench {
 struct ServerGroup {
   const LiveCounters* live = nullptr;
   int loops = 1;
+  // The loops' accept throttles raise it while out of fds (FdClaimed).
+  std::atomic<int>* fd_claims = nullptr;
   std::uint64_t Accepted() const;
 };
 

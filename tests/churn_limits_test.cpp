@@ -130,19 +130,25 @@ TEST(ChurnLimitsTest, Concurrency10000ClientCloseShortOfFdsCountsAndGoesOn) {
   });
 }
 
+// 200 slots with room for ~20 connections (LimitLeavingRoom(40)).
+Scenario OutOfFdsScenario() {
+  Scenario s;
+  s.closer = Closer::kServer;
+  s.reuseaddr = true;
+  s.payload = 64;  // a connection dropped by the server ends in an error
+  s.concurrency = 200;
+  s.connections = 2000;
+  s.time_limit_s = 10;
+  s.connection_timeout_s = 2;
+  return s;
+}
+
 // Room for ~20 connections at most for 200 slots: sockets fail with EMFILE
 // on both ends (the client's socket(), the server's accept()), the failures
 // are counted and the run goes on to its budget.
 TEST(ChurnLimitsTest, OutOfFdsIsCountedAsEmfileAndTheRunEndsByItself) {
   Isolated([] {
-    Scenario s;
-    s.closer = Closer::kServer;
-    s.reuseaddr = true;
-    s.payload = 64;  // a connection dropped by the server ends in an error
-    s.concurrency = 200;
-    s.connections = 2000;
-    s.time_limit_s = 10;
-    s.connection_timeout_s = 2;
+    const Scenario s = OutOfFdsScenario();
     ChurnStats warm = RunChurn(s);  // libuv's once-per-process fds
     ASSERT_TRUE(warm.fatal.empty()) << warm.fatal;
     const std::uint64_t open_before = OpenFdCount();
@@ -169,6 +175,37 @@ TEST(ChurnLimitsTest, OutOfFdsIsCountedAsEmfileAndTheRunEndsByItself) {
     std::cerr << "out of fds: " << took << " s, pauses "
               << st.server.accept_pauses << ", completed "
               << st.client.completed << ", " << st.errors().Summary() << "\n";
+  });
+}
+
+// Both ends share this process's fd limit. When the server runs out, its
+// throttle frees the fds it keeps in reserve to accept with; a client that
+// reopens sockets as fast as fds come free took those too, and then held
+// every fd in connections the server could not accept: they waited out their
+// 2 s deadline and the run ended having completed next to nothing (CI saw
+// 0 of 2000). A connection the server accepts is served at once, so none may
+// time out. Three runs: one alone missed the race about a third of the time.
+TEST(ChurnLimitsTest, ServerOutOfFdsIsNotStarvedByItsOwnClient) {
+  Isolated([] {
+    const Scenario s = OutOfFdsScenario();
+    ChurnStats warm = RunChurn(s);  // libuv's once-per-process fds
+    ASSERT_TRUE(warm.fatal.empty()) << warm.fatal;
+    for (int run = 0; run < 3; ++run) {
+      ChurnStats st;
+      {
+        SoftFdLimit limit(LimitLeavingRoom(40));
+        ASSERT_TRUE(limit.ok());
+        st = RunChurn(s);
+      }
+      ASSERT_TRUE(st.fatal.empty()) << st.fatal;
+      EXPECT_GT(st.errors().ByName("EMFILE"), 0u) << st.errors().Summary();
+      EXPECT_EQ(st.errors().ByName("ETIMEDOUT"), 0u)
+          << "run " << run << ": " << st.errors().Summary();
+      EXPECT_GT(st.client.completed, 0u) << "run " << run;
+      std::cerr << "run " << run << ": pauses " << st.server.accept_pauses
+                << ", completed " << st.client.completed << ", "
+                << st.errors().Summary() << "\n";
+    }
   });
 }
 

@@ -68,12 +68,15 @@ class ChurnServerSide {
   void Abandon();  // after Setup, instead of Start: nothing ran
 
  private:
+  friend class ChurnClientSide;  // YieldFdsTo
   struct Loops;
   const Scenario& s_;
   const Placement& placement_;
   LiveCounters* live_;
   ChurnStats* stats_;
   std::uint16_t port_ = 0;
+  // Server loops out of fds now (harness/accept_throttle.h).
+  std::atomic<int> fd_claims_{0};
   std::unique_ptr<Loops> loops_;
 };
 
@@ -87,6 +90,11 @@ class ChurnClientSide {
                   LiveCounters* live, ChurnStats* stats, int first_part = 0,
                   int parts = 0);
   ~ChurnClientSide();
+  // Both ends in this process, which has one fd limit: while a server loop
+  // is out of fds, the client loops open no new socket (before Setup).
+  void YieldFdsTo(const ChurnServerSide& server) {
+    server_fd_claims_ = &server.fd_claims_;
+  }
   bool Setup();
   void Start();
   // Waits for every client loop to end, merges and closes them; returns the
@@ -104,6 +112,7 @@ class ChurnClientSide {
   ChurnStats* stats_;
   int first_part_;
   int parts_;
+  const std::atomic<int>* server_fd_claims_ = nullptr;
   std::unique_ptr<Loops> loops_;
 };
 
